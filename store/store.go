@@ -1,0 +1,362 @@
+// Package store defines the persistence boundary of the gateway: the Store
+// interface, the records it keeps, and the errors it returns. Two
+// implementations exist, store/postgres (pgx) and store/memory (embedded
+// default), and both must pass the conformance suite in store/storetest.
+//
+// Every record a user owns carries its user id, and every method that reads
+// or changes such a record takes that user id: a record of another user is
+// reported as ErrNotFound, never as a distinct error that would confirm it
+// exists.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every Store implementation. Callers compare with
+// errors.Is; implementations may wrap them with context.
+var (
+	// ErrNotFound means the record does not exist or belongs to another user.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a uniqueness rule was violated (for example a
+	// duplicate project name for one user).
+	ErrConflict = errors.New("conflict")
+	// ErrTokenReused means a refresh token that was already rotated was
+	// presented again; the store has revoked the whole token family.
+	ErrTokenReused = errors.New("refresh token reused")
+	// ErrExpired means the record exists but its validity has ended.
+	ErrExpired = errors.New("expired")
+	// ErrUnavailable means the backing database could not be reached or did
+	// not answer in time. Handlers answer 503.
+	ErrUnavailable = errors.New("store unavailable")
+	// ErrInvalidCursor means a pagination cursor does not name a record of
+	// the listing.
+	ErrInvalidCursor = errors.New("invalid cursor")
+)
+
+// Store is everything the gateway persists.
+type Store interface {
+	UserStore
+	TokenStore
+	APIKeyStore
+	ProjectStore
+	ConversationStore
+	SettingsStore
+
+	// Ping reports whether the store can serve requests.
+	Ping(ctx context.Context) error
+	// Kind names the implementation ("postgres" or "memory") for logs and
+	// readiness output.
+	Kind() string
+	// Close releases the store's resources.
+	Close() error
+}
+
+// User kinds.
+const (
+	UserKindGuest = "guest"
+	UserKindUser  = "user"
+)
+
+// User is one person or guest known to the gateway. (Issuer, Subject) is
+// unique: an external OIDC identity maps to exactly one user.
+type User struct {
+	ID        int64
+	PublicID  string // "usr_…"
+	Issuer    string
+	Subject   string
+	Kind      string // UserKindGuest or UserKindUser
+	Username  string
+	Email     string
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// UserStore keeps users.
+type UserStore interface {
+	// UpsertUser returns the user with u.Issuer and u.Subject, creating it
+	// from u when none exists. An existing user's Username, Email, Name and
+	// Kind are updated from u when they are non-empty and differ. ID,
+	// PublicID and the timestamps of u are ignored.
+	UpsertUser(ctx context.Context, u User) (User, error)
+	// GetUser returns the user with the internal id.
+	GetUser(ctx context.Context, id int64) (User, error)
+	// GetUserByPublicID returns the user with the public id.
+	GetUserByPublicID(ctx context.Context, publicID string) (User, error)
+}
+
+// RefreshToken is one opaque refresh token, stored as a hash. Tokens of one
+// login share a FamilyID; rotation marks the old one used and issues the next
+// in the same family.
+type RefreshToken struct {
+	ID        int64
+	UserID    int64
+	FamilyID  string
+	Hash      []byte // SHA-256 of the token; the token itself is never stored
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	RevokedAt *time.Time
+}
+
+// SigningKey is one of the gateway's own token signing keys, shared by every
+// replica through the store.
+type SigningKey struct {
+	KID        string
+	Algorithm  string // for example "EdDSA" or "ES256"
+	PrivateKey []byte // PKCS #8 DER
+	CreatedAt  time.Time
+	// RetiredAt is set when the key no longer signs; it still verifies until
+	// the tokens it signed have expired.
+	RetiredAt *time.Time
+}
+
+// TokenStore keeps refresh tokens and signing keys.
+type TokenStore interface {
+	// CreateRefreshToken stores a new token (the first of a family).
+	CreateRefreshToken(ctx context.Context, t RefreshToken) (RefreshToken, error)
+	// RotateRefreshToken atomically exchanges the token with hash oldHash for
+	// next (which joins the old token's family and user; next.UserID and
+	// next.FamilyID are overwritten). It returns the new token.
+	// Unknown hash: ErrNotFound. Token already used, or its family revoked:
+	// the family is revoked and ErrTokenReused returned. Token expired at now:
+	// ErrExpired.
+	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time) (RefreshToken, error)
+	// RevokeRefreshFamily revokes every token of the family holding the token
+	// with hash. Unknown hash: ErrNotFound.
+	RevokeRefreshFamily(ctx context.Context, hash []byte, now time.Time) error
+
+	// ListSigningKeys returns every signing key, newest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// CreateSigningKey stores a new key. A duplicate KID is ErrConflict.
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// RetireSigningKey marks the key as no longer signing.
+	RetireSigningKey(ctx context.Context, kid string, at time.Time) error
+}
+
+// APIKey is a user's API key "sk_…", stored only as a hash plus a short
+// prefix and suffix for display.
+type APIKey struct {
+	ID         int64
+	PublicID   string // "key_…"
+	UserID     int64
+	Name       string
+	Prefix     string // the first characters of the key, for display
+	Suffix     string // the last characters of the key, for display
+	Hash       []byte // SHA-256 of the key
+	CreatedAt  time.Time
+	ExpiresAt  *time.Time
+	RevokedAt  *time.Time
+	LastUsedAt *time.Time
+}
+
+// APIKeyStore keeps API keys.
+type APIKeyStore interface {
+	// CreateAPIKey stores k and returns it with ID, PublicID and CreatedAt set.
+	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
+	// ListAPIKeys returns the user's keys that are not revoked, newest first.
+	ListAPIKeys(ctx context.Context, userID int64) ([]APIKey, error)
+	// RevokeAPIKey revokes the user's key with the public id. Unknown,
+	// already revoked, or another user's key: ErrNotFound.
+	RevokeAPIKey(ctx context.Context, userID int64, publicID string, at time.Time) error
+	// GetAPIKeyByHash returns the key with the hash (revoked or not) and its
+	// user.
+	GetAPIKeyByHash(ctx context.Context, hash []byte) (APIKey, User, error)
+	// ListAPIKeysRevokedSince returns the hashes of keys revoked at or after
+	// since, so replicas can drop them from their caches.
+	ListAPIKeysRevokedSince(ctx context.Context, since time.Time) ([][]byte, error)
+	// TouchAPIKeys records last-use times in one batch (key id → time). A
+	// time older than the stored one does not move it back.
+	TouchAPIKeys(ctx context.Context, lastUsed map[int64]time.Time) error
+}
+
+// Sort orders of listings.
+const (
+	OrderAsc  = "asc"
+	OrderDesc = "desc"
+)
+
+// ListOptions selects one page of a listing ordered by creation time (ties
+// broken by the internal id).
+type ListOptions struct {
+	// Limit is the page size; implementations use it as given (handlers
+	// bound it).
+	Limit int
+	// After is the public id of the record after which the page starts, in
+	// the listing's order. Empty starts at the beginning. An id that is not
+	// in the listing is ErrInvalidCursor.
+	After string
+	// Order is OrderAsc or OrderDesc; empty means OrderDesc.
+	Order string
+}
+
+// Page is one page of a listing.
+type Page[T any] struct {
+	Items   []T
+	HasMore bool
+}
+
+// Project groups conversations. Names are unique per user among projects
+// that are not deleted.
+type Project struct {
+	ID          int64
+	PublicID    string // "proj_…"
+	UserID      int64
+	Name        string
+	Instruction string
+	IsFavorite  bool
+	Archived    bool
+	ArchivedAt  *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// ProjectPatch changes the fields that are non-nil.
+type ProjectPatch struct {
+	Name        *string
+	Instruction *string
+	IsFavorite  *bool
+	Archived    *bool // sets or clears ArchivedAt too
+}
+
+// ProjectStore keeps projects. Deleted projects are invisible (ErrNotFound).
+type ProjectStore interface {
+	CreateProject(ctx context.Context, p Project) (Project, error)
+	GetProject(ctx context.Context, userID int64, publicID string) (Project, error)
+	ListProjects(ctx context.Context, userID int64, opts ListOptions) (Page[Project], error)
+	UpdateProject(ctx context.Context, userID int64, publicID string, patch ProjectPatch, now time.Time) (Project, error)
+	// DeleteProject soft-deletes the project; its name becomes free again.
+	DeleteProject(ctx context.Context, userID int64, publicID string, now time.Time) error
+}
+
+// Conversation is a saved chat.
+type Conversation struct {
+	ID              int64
+	PublicID        string // "conv_…"
+	UserID          int64
+	ProjectPublicID string // empty when the conversation is in no project
+	Title           string
+	Archived        bool
+	Metadata        map[string]string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// ConversationPatch changes the fields that are non-nil.
+type ConversationPatch struct {
+	Title           *string
+	Archived        *bool
+	Metadata        map[string]string // replaces when non-nil
+	ProjectPublicID *string           // "" removes it from its project
+}
+
+// Item statuses.
+const (
+	ItemStatusCompleted  = "completed"
+	ItemStatusIncomplete = "incomplete"
+	ItemStatusInProgress = "in_progress"
+)
+
+// ContentPart is one part of an item's content.
+type ContentPart struct {
+	Type     string `json:"type"` // input_text, output_text, input_image, refusal, …
+	Text     string `json:"text,omitempty"`
+	ImageURL string `json:"image_url,omitempty"`
+}
+
+// Item is one entry of a conversation, usually a message.
+type Item struct {
+	ID             int64
+	PublicID       string // "msg_…"
+	ConversationID int64
+	Type           string // "message"
+	Role           string // user, assistant, system, developer, tool
+	Status         string // ItemStatus…
+	Content        []ContentPart
+	CreatedAt      time.Time
+}
+
+// ConversationStore keeps conversations and their items. Items of one
+// conversation are listed in the order they were appended, also when appends
+// run concurrently.
+type ConversationStore interface {
+	// CreateConversation stores c and its initial items in one transaction.
+	// A ProjectPublicID that is not the user's project is ErrNotFound.
+	CreateConversation(ctx context.Context, c Conversation, items []Item) (Conversation, []Item, error)
+	GetConversation(ctx context.Context, userID int64, publicID string) (Conversation, error)
+	// ListConversations returns one page and the total number of the user's
+	// conversations.
+	ListConversations(ctx context.Context, userID int64, opts ListOptions) (Page[Conversation], int, error)
+	UpdateConversation(ctx context.Context, userID int64, publicID string, patch ConversationPatch, now time.Time) (Conversation, error)
+	// DeleteConversation deletes the conversation and all its items.
+	DeleteConversation(ctx context.Context, userID int64, publicID string) error
+	// SetConversationTitleIfEmpty sets the title only when it is empty and
+	// returns the conversation as it is afterwards.
+	SetConversationTitleIfEmpty(ctx context.Context, userID int64, publicID string, title string) (Conversation, error)
+
+	// AppendItems appends items to the user's conversation, in the order
+	// given, and returns them with ID, PublicID and CreatedAt set.
+	AppendItems(ctx context.Context, userID int64, convPublicID string, items []Item) ([]Item, error)
+	// ListItems pages through a conversation's items; the default order
+	// (empty Order) is OrderDesc as for every listing.
+	ListItems(ctx context.Context, userID int64, convPublicID string, opts ListOptions) (Page[Item], error)
+	GetItem(ctx context.Context, userID int64, convPublicID, itemPublicID string) (Item, error)
+	DeleteItem(ctx context.Context, userID int64, convPublicID, itemPublicID string) error
+}
+
+// MemoryConfig is the memory group of user settings.
+type MemoryConfig struct {
+	Enabled          bool    `json:"enabled"`
+	ObserveEnabled   bool    `json:"observe_enabled"`
+	InjectUserCore   bool    `json:"inject_user_core"`
+	InjectSemantic   bool    `json:"inject_semantic"`
+	InjectEpisodic   bool    `json:"inject_episodic"`
+	MaxUserItems     int     `json:"max_user_items"`
+	MaxProjectItems  int     `json:"max_project_items"`
+	MaxEpisodicItems int     `json:"max_episodic_items"`
+	MinSimilarity    float64 `json:"min_similarity"`
+}
+
+// ProfileSettings is the profile group of user settings.
+type ProfileSettings struct {
+	BaseStyle          string `json:"base_style"`
+	CustomInstructions string `json:"custom_instructions"`
+	NickName           string `json:"nick_name"`
+	Occupation         string `json:"occupation"`
+	MoreAboutYou       string `json:"more_about_you"`
+}
+
+// AdvancedSettings is the advanced group of user settings.
+type AdvancedSettings struct {
+	WebSearch   bool `json:"web_search"`
+	CodeEnabled bool `json:"code_enabled"`
+}
+
+// UserSettings are one user's settings, in the spec's JSON shape.
+type UserSettings struct {
+	ID               int64            `json:"id"`
+	UserID           int64            `json:"user_id"`
+	MemoryConfig     MemoryConfig     `json:"memory_config"`
+	ProfileSettings  ProfileSettings  `json:"profile_settings"`
+	AdvancedSettings AdvancedSettings `json:"advanced_settings"`
+	EnableTrace      bool             `json:"enable_trace"`
+	EnableTools      bool             `json:"enable_tools"`
+	Preferences      map[string]any   `json:"preferences"`
+	CreatedAt        time.Time        `json:"created_at"`
+	UpdatedAt        time.Time        `json:"updated_at"`
+}
+
+// SettingsStore keeps user settings.
+type SettingsStore interface {
+	// GetSettings returns the user's stored settings, or ErrNotFound when
+	// none are stored.
+	GetSettings(ctx context.Context, userID int64) (UserSettings, error)
+	// UpdateSettings reads the user's settings (or defaults when none are
+	// stored), calls apply on them and stores the result, all in one
+	// transaction so concurrent updates are not lost. An error from apply
+	// aborts the update and is returned as it is.
+	UpdateSettings(ctx context.Context, userID int64, defaults UserSettings, apply func(*UserSettings) error) (UserSettings, error)
+}
