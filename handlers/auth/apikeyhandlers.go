@@ -1,0 +1,265 @@
+package auth
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/principal"
+	"github.com/caddy-llm/gateway/store"
+)
+
+// Limits of API key creation.
+const (
+	maxAPIKeysPerUser = 100
+	maxAPIKeyNameLen  = 100
+	maxAPIKeyLifetime = 10 * 365 * 24 * time.Hour
+)
+
+// apiKeyJSON is an API key as the API shows it: never the key itself, except
+// once in the answer that creates it, and never its hash.
+type apiKeyJSON struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	Suffix     string     `json:"suffix"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	Status     string     `json:"status"` // "active" or "expired"
+	Key        string     `json:"key,omitempty"`
+}
+
+func apiKeyView(k store.APIKey, now time.Time) apiKeyJSON {
+	v := apiKeyJSON{
+		ID:         k.PublicID,
+		Name:       k.Name,
+		Prefix:     k.Prefix,
+		Suffix:     k.Suffix,
+		CreatedAt:  k.CreatedAt.UTC(),
+		ExpiresAt:  utcPtr(k.ExpiresAt),
+		LastUsedAt: utcPtr(k.LastUsedAt),
+		Status:     "active",
+	}
+	if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
+		v.Status = "expired"
+	}
+	return v
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// createAPIKeyRequest is the body of POST /llm/auth/api-keys. Every field is
+// optional. expires_at is an RFC 3339 time or Unix seconds; expires_in is a
+// number of seconds or a Go duration such as "720h".
+type createAPIKeyRequest struct {
+	Name      string          `json:"name"`
+	ExpiresAt json.RawMessage `json:"expires_at"`
+	ExpiresIn json.RawMessage `json:"expires_in"`
+}
+
+func (s *Service) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
+	p := principal.From(r.Context())
+	switch {
+	case p == nil:
+		apierr.Write(w, MissingCredentials())
+		return
+	case p.Kind == principal.KindGuest:
+		apierr.Write(w, errGuestCannotCreateKeys)
+		return
+	case p.Method == principal.MethodAPIKey:
+		apierr.Write(w, errKeyCannotCreateKeys)
+		return
+	}
+	var req createAPIKeyRequest
+	if _, aerr := decodeOptionalJSON(w, r, &req); aerr != nil {
+		apierr.Write(w, aerr)
+		return
+	}
+	name := strings.TrimSpace(req.Name)
+	if utf8.RuneCountInString(name) > maxAPIKeyNameLen {
+		apierr.Write(w, apierr.Invalid("name", "invalid_name", "name must be at most "+strconv.Itoa(maxAPIKeyNameLen)+" characters"))
+		return
+	}
+	now := s.now()
+	expiresAt, aerr := requestedExpiry(req, now)
+	if aerr != nil {
+		apierr.Write(w, aerr)
+		return
+	}
+
+	ctx := r.Context()
+	existing, err := s.st.ListAPIKeys(ctx, p.UserID)
+	if err != nil {
+		s.log.Error("listing API keys", zap.Error(err))
+		apierr.Write(w, storeError(err))
+		return
+	}
+	if len(existing) >= maxAPIKeysPerUser {
+		apierr.Write(w, apierr.New(http.StatusBadRequest, "api_key_limit_reached",
+			"at most "+strconv.Itoa(maxAPIKeysPerUser)+" API keys per user; delete one first"))
+		return
+	}
+
+	key := newAPIKey()
+	sum := hashString(key)
+	rec, err := s.st.CreateAPIKey(ctx, store.APIKey{
+		UserID:    p.UserID,
+		Name:      name,
+		Prefix:    key[:apiKeyShownPrefix],
+		Suffix:    key[len(key)-apiKeyShownSuffix:],
+		Hash:      sum[:],
+		ExpiresAt: expiresAt,
+	})
+	if err != nil {
+		s.log.Error("creating an API key", zap.Error(err))
+		apierr.Write(w, storeError(err))
+		return
+	}
+	s.apiKeys.remember(key, rec, store.User{
+		ID:       p.UserID,
+		PublicID: p.UserPublicID,
+		Issuer:   p.Issuer,
+		Username: p.Username,
+		Email:    p.Email,
+	})
+	view := apiKeyView(rec, now)
+	view.Key = key
+	noStore(w)
+	writeJSON(w, http.StatusCreated, view)
+}
+
+// requestedExpiry returns the expiry a create request asks for, nil for
+// none.
+func requestedExpiry(req createAPIKeyRequest, now time.Time) (*time.Time, *apierr.Error) {
+	atSet, inSet := !isJSONNull(req.ExpiresAt), !isJSONNull(req.ExpiresIn)
+	var at time.Time
+	switch {
+	case atSet && inSet:
+		return nil, apierr.Invalid("expires_in", "invalid_expiry", "give expires_at or expires_in, not both")
+	case atSet:
+		var ok bool
+		if at, ok = parseTimeJSON(req.ExpiresAt); !ok {
+			return nil, apierr.Invalid("expires_at", "invalid_expiry", "expires_at must be an RFC 3339 time or Unix seconds")
+		}
+	case inSet:
+		d, ok := parseDurationJSON(req.ExpiresIn)
+		if !ok || d <= 0 || d > maxAPIKeyLifetime {
+			return nil, apierr.Invalid("expires_in", "invalid_expiry", "expires_in must be a positive number of seconds or a duration such as \"720h\", at most ten years")
+		}
+		at = now.Add(d)
+	default:
+		return nil, nil
+	}
+	if !at.After(now) {
+		return nil, apierr.Invalid("expires_at", "invalid_expiry", "expires_at must be in the future")
+	}
+	if at.Sub(now) > maxAPIKeyLifetime {
+		return nil, apierr.Invalid("expires_at", "invalid_expiry", "expires_at must be at most ten years ahead")
+	}
+	at = at.UTC()
+	return &at, nil
+}
+
+func isJSONNull(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// parseTimeJSON reads an RFC 3339 string or a number of Unix seconds.
+func parseTimeJSON(raw json.RawMessage) (time.Time, bool) {
+	var str string
+	if json.Unmarshal(raw, &str) == nil {
+		t, err := time.Parse(time.RFC3339, str)
+		return t, err == nil
+	}
+	var secs float64
+	if json.Unmarshal(raw, &secs) != nil || secs <= 0 || secs > 1e11 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(secs), 0), true
+}
+
+// parseDurationJSON reads a number of seconds, or a string holding either a
+// Go duration or a number of seconds.
+func parseDurationJSON(raw json.RawMessage) (time.Duration, bool) {
+	var secs float64
+	if json.Unmarshal(raw, &secs) == nil {
+		if secs <= 0 || secs > maxAPIKeyLifetime.Seconds() {
+			return 0, false
+		}
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	var str string
+	if json.Unmarshal(raw, &str) != nil {
+		return 0, false
+	}
+	if d, err := time.ParseDuration(str); err == nil {
+		return d, true
+	}
+	n, err := strconv.ParseInt(str, 10, 64)
+	if err != nil || n <= 0 || n > int64(maxAPIKeyLifetime/time.Second) {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// apiKeyList is the answer of GET /llm/auth/api-keys.
+type apiKeyList struct {
+	Items []apiKeyJSON `json:"items"`
+}
+
+func (s *Service) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
+	p := principal.From(r.Context())
+	if p == nil {
+		apierr.Write(w, MissingCredentials())
+		return
+	}
+	keys, err := s.st.ListAPIKeys(r.Context(), p.UserID)
+	if err != nil {
+		s.log.Error("listing API keys", zap.Error(err))
+		apierr.Write(w, storeError(err))
+		return
+	}
+	now := s.now()
+	list := apiKeyList{Items: make([]apiKeyJSON, 0, len(keys))}
+	for _, k := range keys {
+		list.Items = append(list.Items, apiKeyView(k, now))
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Service) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request) {
+	p := principal.From(r.Context())
+	if p == nil {
+		apierr.Write(w, MissingCredentials())
+		return
+	}
+	id := r.PathValue("id")
+	err := s.st.RevokeAPIKey(r.Context(), p.UserID, id, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		apierr.Write(w, apierr.NotFound("API key"))
+		return
+	}
+	if err != nil {
+		s.log.Error("revoking an API key", zap.Error(err))
+		apierr.Write(w, storeError(err))
+		return
+	}
+	s.apiKeys.forget(id)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,46 @@
+package auth
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/caddy-llm/gateway/store"
+	"github.com/caddy-llm/gateway/store/postgres"
+	"github.com/caddy-llm/gateway/store/storetest"
+)
+
+// openPostgres returns n stores (n connection pools, as n replicas would
+// have) on one fresh database.
+func openPostgres(t *testing.T, n int) []store.Store {
+	t.Helper()
+	url := storetest.NewPostgresDatabase(t)
+	stores := make([]store.Store, n)
+	for i := range stores {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		st, err := postgres.Open(ctx, postgres.Config{URL: url})
+		cancel()
+		if err != nil {
+			t.Fatalf("opening PostgreSQL: %v", err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		stores[i] = st
+	}
+	return stores
+}
+
+func TestPostgres(t *testing.T) {
+	t.Run("revocation reaches the other replica", func(t *testing.T) {
+		st := openPostgres(t, 2)
+		testRevocationAcrossReplicas(t, st[0], st[1])
+	})
+	t.Run("replicas share signing keys", func(t *testing.T) {
+		testReplicasShareKeys(t, openPostgres(t, 1)[0])
+	})
+	t.Run("refresh rotation and reuse", func(t *testing.T) {
+		testRefreshRotation(t, openPostgres(t, 1)[0])
+	})
+	t.Run("API key lifecycle", func(t *testing.T) {
+		testAPIKeyLifecycle(t, openPostgres(t, 1)[0])
+	})
+}

@@ -1,0 +1,193 @@
+// Package chat serves POST /v1/chat/completions: it validates the request
+// against the specification, routes it to the model's deployments, and
+// writes the answer, plain or as Server-Sent Events relayed chunk by chunk.
+package chat
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/openai"
+	"github.com/caddy-llm/gateway/handlers/principal"
+	"github.com/caddy-llm/gateway/handlers/provider"
+)
+
+// Defaults of a Handler.
+const (
+	DefaultMaxBodyBytes       = 10 << 20
+	DefaultStreamWriteTimeout = 60 * time.Second
+)
+
+// Handler serves chat completions. Its fields are read-only once it serves.
+type Handler struct {
+	// Router routes requests to model deployments. Required.
+	Router *provider.Router
+	// Logger receives upstream failures (never bodies nor keys); nil means
+	// none.
+	Logger *zap.Logger
+	// MaxBodyBytes bounds a request body; larger ones get 413
+	// request_too_large. Default 10 MB.
+	MaxBodyBytes int64
+	// StreamWriteTimeout bounds the write of one stream event to a client
+	// that stopped reading. It is reset for every event: there is no bound
+	// on the total length of a healthy stream. Default 60s.
+	StreamWriteTimeout time.Duration
+	// Observer, when set, receives every request's outcome (metrics, access
+	// logs).
+	Observer Observer
+	// Conversations, when set, will record turns into conversations. Not
+	// called yet; see ConversationRecorder.
+	Conversations ConversationRecorder
+}
+
+// Register adds the handler's routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("POST /v1/chat/completions", h)
+	mux.HandleFunc("/v1/chat/completions", methodNotAllowed("POST"))
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+allow)
+	}
+}
+
+func (h *Handler) logger() *zap.Logger {
+	if h.Logger == nil {
+		return zap.NewNop()
+	}
+	return h.Logger
+}
+
+// ServeHTTP serves one chat completion.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o := &Outcome{Start: time.Now()}
+	if h.Observer != nil {
+		defer func() {
+			o.Duration = time.Since(o.Start)
+			h.Observer.Done(r, o)
+		}()
+	}
+	if principal.From(r.Context()) == nil {
+		h.reject(w, o, apierr.New(http.StatusUnauthorized, "unauthorized", "authentication required"))
+		return
+	}
+	body, aerr := h.readBody(w, r)
+	if aerr != nil {
+		h.reject(w, o, aerr)
+		return
+	}
+	chatReq, aerr := openai.ParseChatRequest(body)
+	if aerr != nil {
+		h.reject(w, o, aerr)
+		return
+	}
+	model, ok := h.Router.Model(chatReq.Model)
+	if !ok {
+		h.reject(w, o, openai.ErrUnknownModel(chatReq.Model))
+		return
+	}
+	o.Model, o.Stream = model.ID, chatReq.Stream
+	if model.MaxOutputTokens > 0 && chatReq.MaxTokens > model.MaxOutputTokens {
+		h.reject(w, o, openai.ErrOutputLimit(chatReq.MaxTokensParam, model.MaxOutputTokens))
+		return
+	}
+	req := &provider.Request{
+		Body:        body,
+		Chat:        chatReq,
+		Model:       model,
+		TraceParent: r.Header.Get("Traceparent"),
+		TraceState:  r.Header.Get("Tracestate"),
+		RequestID:   r.Header.Get("X-Request-Id"),
+	}
+	if chatReq.Stream {
+		h.serveStream(w, r, req, o)
+		return
+	}
+	h.serveCompletion(w, r, req, o)
+}
+
+// readBody reads the request body within MaxBodyBytes.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apierr.Error) {
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	if r.ContentLength > limit {
+		return nil, openai.ErrRequestTooLarge(limit)
+	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	var (
+		body []byte
+		err  error
+	)
+	if r.ContentLength > 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(rd, body)
+	} else {
+		body, err = io.ReadAll(rd)
+	}
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, openai.ErrRequestTooLarge(limit)
+		}
+		return nil, apierr.New(http.StatusBadRequest, openai.CodeInvalidJSON, "the request body could not be read")
+	}
+	return body, nil
+}
+
+// serveCompletion answers a request without stream.
+func (h *Handler) serveCompletion(w http.ResponseWriter, r *http.Request, req *provider.Request, o *Outcome) {
+	c, att, err := h.Router.ChatCompletion(r.Context(), req)
+	o.Provider, o.UpstreamModel, o.Tries, o.UpstreamLatency = att.Provider, att.UpstreamModel, att.Tries, att.Latency
+	if err != nil {
+		h.upstreamFailed(w, r, o, err)
+		return
+	}
+	o.Usage, o.HasUsage = c.Usage, c.HasUsage
+	o.Status = http.StatusOK
+	o.TimeToFirstByte = time.Since(o.Start)
+	if h.Observer != nil {
+		h.Observer.FirstByte(r, o)
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(c.Body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(c.Body)
+}
+
+// reject writes a request error.
+func (h *Handler) reject(w http.ResponseWriter, o *Outcome, e *apierr.Error) {
+	o.Status, o.ErrorCode = e.Status, e.Code
+	apierr.Write(w, e)
+}
+
+// upstreamFailed writes the client's view of a failure before the answer
+// started: 429 with Retry-After, 400 with a sanitised message, 502, 504.
+// Nothing is written when the client went away.
+func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, o *Outcome, err error) {
+	perr := provider.AsError(r.Context(), err)
+	e := perr.APIError()
+	o.Status, o.ErrorCode = e.Status, e.Code
+	if perr.Kind == provider.KindCanceled {
+		return
+	}
+	if perr.Kind != provider.KindBadRequest && perr.Kind != provider.KindTooLarge {
+		h.logger().Warn("upstream failed",
+			zap.String("model", o.Model), zap.String("provider", o.Provider), zap.Int("tries", o.Tries),
+			zap.String("kind", perr.Kind.String()), zap.Int("upstream_status", perr.Status), zap.Error(perr.Err))
+	}
+	if perr.Kind == provider.KindRateLimited {
+		w.Header().Set("Retry-After", strconv.Itoa(perr.RetryAfterSeconds()))
+	}
+	apierr.Write(w, e)
+}

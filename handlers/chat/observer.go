@@ -1,0 +1,93 @@
+package chat
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/openai"
+	"github.com/caddy-llm/gateway/handlers/principal"
+)
+
+// Observer receives the outcome of chat requests, for metrics and access
+// logs. Its methods run on the request's goroutine: they must be quick and
+// must not keep r or o after returning.
+type Observer interface {
+	// FirstByte is called once, just before the first byte of a successful
+	// answer is written (a stream's headers and first chunk, or a
+	// completion's body). o has Model, Provider, Stream and TimeToFirstByte
+	// set.
+	FirstByte(r *http.Request, o *Outcome)
+	// Done is called once when the request is finished, whatever happened.
+	Done(r *http.Request, o *Outcome)
+}
+
+// Outcome is what happened to one chat request. It carries no message
+// content and no credential.
+type Outcome struct {
+	// Start is when the handler began.
+	Start time.Time
+	// Model is the public model id, empty when the request was rejected
+	// before its model was known.
+	Model string
+	// Provider and UpstreamModel name the last deployment tried.
+	Provider      string
+	UpstreamModel string
+	// Tries is the number of deployments tried.
+	Tries int
+	// Stream reports a streamed request.
+	Stream bool
+	// Status is the HTTP status sent (200 for a stream that failed after its
+	// first chunk; provider.StatusClientClosed, 499, when the client went
+	// away before an answer).
+	Status int
+	// ErrorCode is the error code sent (in a stream's error event too), or
+	// "client_closed_request"; empty on success.
+	ErrorCode string
+	// Incomplete reports a stream that ended without [DONE]: the upstream
+	// failed mid-stream or the client went away.
+	Incomplete bool
+	// Usage is the upstream's token count, valid when HasUsage. It is
+	// recorded whether or not the client asked for it.
+	Usage    openai.Usage
+	HasUsage bool
+	// TimeToFirstByte is from Start to the first byte of the answer
+	// (streams: the first chunk, i.e. the time to first token).
+	TimeToFirstByte time.Duration
+	// UpstreamLatency is how long the answering deployment took to send its
+	// first chunk (streams) or its whole answer: TimeToFirstByte minus it is
+	// the gateway's own overhead.
+	UpstreamLatency time.Duration
+	// Duration is from Start to the end of the answer.
+	Duration time.Duration
+}
+
+// ConversationRecorder persists chat turns into conversations: Jan's clients
+// send "conversation" (an id or {"id"}) and "store" with a chat request, and
+// expect the user message and the assistant reply appended to it and a
+// conversation {id, title} in the answer (in a stream, one extra chunk just
+// before [DONE]).
+//
+// This is a seam for the persistence step: the handler does not call it
+// yet. The gateway never forwards "conversation" nor "store" upstream.
+type ConversationRecorder interface {
+	// BeginTurn is to be called after validation, before the upstream call,
+	// for a request with a conversation or store. It returns an *apierr.Error
+	// (404 for a conversation that is not the caller's) to refuse the
+	// request.
+	BeginTurn(ctx context.Context, p *principal.Principal, req *openai.ChatRequest, body []byte) (Turn, *apierr.Error)
+}
+
+// Turn is one chat turn being recorded.
+type Turn interface {
+	// Finish records the assistant's reply (incomplete when the stream
+	// failed) and returns the conversation reference for the answer.
+	Finish(ctx context.Context, reply string, incomplete bool, usage openai.Usage) (ConversationRef, error)
+}
+
+// ConversationRef is the conversation member of an answer.
+type ConversationRef struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}

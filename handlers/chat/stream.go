@@ -1,0 +1,158 @@
+package chat
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/provider"
+)
+
+var (
+	dataPrefix  = []byte("data: ")
+	eventEnd    = []byte("\n\n")
+	doneEvent   = []byte("data: [DONE]\n\n")
+	eventBuffer = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+)
+
+// serveStream relays a streamed answer. Headers go out once a deployment has
+// sent its first chunk (the router reads it before choosing), then every
+// chunk is written and flushed as it arrives. A failure before that is a
+// plain HTTP error; a failure after it is an error event, and the stream ends
+// without [DONE].
+func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provider.Request, o *Outcome) {
+	s, att, err := h.Router.ChatCompletionStream(r.Context(), req)
+	o.Provider, o.UpstreamModel, o.Tries, o.UpstreamLatency = att.Provider, att.UpstreamModel, att.Tries, att.Latency
+	if err != nil {
+		h.upstreamFailed(w, r, o, err)
+		return
+	}
+	defer s.Close()
+
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no") // tell buffering proxies in front to pass events on
+	hdr.Del("Content-Length")
+	o.Status = http.StatusOK
+
+	ew := eventWriter{w: w, rc: http.NewResponseController(w), timeout: h.StreamWriteTimeout}
+	if ew.timeout <= 0 {
+		ew.timeout = DefaultStreamWriteTimeout
+	}
+	bp := eventBuffer.Get().(*[]byte)
+	defer func() {
+		ew.clearDeadline()
+		eventBuffer.Put(bp)
+	}()
+
+	wroteHeader := false
+	for {
+		c, err := s.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				if !wroteHeader {
+					h.firstByte(r, o)
+					w.WriteHeader(http.StatusOK)
+				}
+				_ = ew.write(doneEvent)
+				return
+			}
+			h.streamFailed(r, o, &ew, err, wroteHeader)
+			return
+		}
+		if c.HasUsage {
+			o.Usage, o.HasUsage = c.Usage, true
+		}
+		if c.UsageOnly && !req.Chat.IncludeUsage {
+			continue // recorded, not asked for
+		}
+		if !wroteHeader {
+			h.firstByte(r, o)
+			w.WriteHeader(http.StatusOK)
+			wroteHeader = true
+		}
+		buf := append((*bp)[:0], dataPrefix...)
+		buf = append(buf, c.Data...)
+		buf = append(buf, eventEnd...)
+		*bp = buf
+		if err := ew.write(buf); err != nil {
+			// The client is gone; closing the stream aborts the upstream.
+			o.Incomplete, o.ErrorCode = true, provider.CodeClientClosed
+			return
+		}
+	}
+}
+
+func (h *Handler) firstByte(r *http.Request, o *Outcome) {
+	o.TimeToFirstByte = time.Since(o.Start)
+	if h.Observer != nil {
+		h.Observer.FirstByte(r, o)
+	}
+}
+
+// streamFailed ends a stream that broke after the router chose a
+// deployment: with an error event when the client is still there.
+func (h *Handler) streamFailed(r *http.Request, o *Outcome, ew *eventWriter, err error, wroteHeader bool) {
+	perr := provider.AsError(r.Context(), err)
+	e := perr.APIError()
+	o.Incomplete, o.ErrorCode = true, e.Code
+	if perr.Kind == provider.KindCanceled {
+		return
+	}
+	h.logger().Warn("upstream failed mid-stream",
+		zap.String("model", o.Model), zap.String("provider", o.Provider),
+		zap.String("kind", perr.Kind.String()), zap.Error(perr.Err))
+	if !wroteHeader {
+		ew.w.WriteHeader(http.StatusOK)
+	}
+	event, merr := json.Marshal(struct {
+		Error *apierr.Error `json:"error"`
+	}{e})
+	if merr != nil {
+		return
+	}
+	buf := make([]byte, 0, len(event)+len(dataPrefix)+len(eventEnd))
+	buf = append(buf, dataPrefix...)
+	buf = append(buf, event...)
+	_ = ew.write(append(buf, eventEnd...))
+}
+
+// eventWriter writes and flushes one event at a time, each within its own
+// write deadline.
+type eventWriter struct {
+	w           http.ResponseWriter
+	rc          *http.ResponseController
+	timeout     time.Duration
+	noDeadlines bool // the writer does not support deadlines
+	setDeadline bool
+}
+
+func (ew *eventWriter) write(event []byte) error {
+	if !ew.noDeadlines {
+		if err := ew.rc.SetWriteDeadline(time.Now().Add(ew.timeout)); err != nil {
+			ew.noDeadlines = true
+		} else {
+			ew.setDeadline = true
+		}
+	}
+	if _, err := ew.w.Write(event); err != nil {
+		return err
+	}
+	return ew.rc.Flush()
+}
+
+// clearDeadline removes the last event's deadline: net/http does not reset
+// it for the next request of a kept-alive connection when the server has no
+// write timeout of its own.
+func (ew *eventWriter) clearDeadline() {
+	if ew.setDeadline {
+		_ = ew.rc.SetWriteDeadline(time.Time{})
+	}
+}

@@ -1,0 +1,133 @@
+package conversations
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
+)
+
+func (h *Handler) listItems(w http.ResponseWriter, r *http.Request) {
+	p := httpx.RequirePrincipal(w, r)
+	if p == nil {
+		return
+	}
+	opts, aerr := httpx.ParseListOptions(r.URL.Query())
+	if aerr != nil {
+		apierr.Write(w, aerr)
+		return
+	}
+	page, err := h.Store.ListItems(r.Context(), p.UserID, r.PathValue("id"), opts)
+	if err != nil {
+		h.fail(w, r, err, "conversation")
+		return
+	}
+	writeItemList(w, ItemsJSON(page.Items), page.HasMore)
+}
+
+func writeItemList(w http.ResponseWriter, data []Item, hasMore bool) {
+	var first, last string
+	if n := len(data); n > 0 {
+		first, last = data[0].ID, data[n-1].ID
+	}
+	httpx.WriteJSON(w, http.StatusOK, httpx.NewList(data, first, last, hasMore))
+}
+
+// createItems appends items given as {"items": […]} (OpenAI's form) or as
+// one bare item object, and answers the list object of the new items.
+func (h *Handler) createItems(w http.ResponseWriter, r *http.Request) {
+	p := httpx.RequirePrincipal(w, r)
+	if p == nil {
+		return
+	}
+	body, aerr := httpx.ReadBody(w, r, h.maxBodyBytes())
+	if aerr != nil {
+		apierr.Write(w, aerr)
+		return
+	}
+	ins, param, aerr := decodeItemsRequest(body)
+	if aerr != nil {
+		apierr.Write(w, aerr)
+		return
+	}
+	items, aerr := storeItems(ins, param)
+	if aerr != nil {
+		apierr.Write(w, aerr)
+		return
+	}
+	created, err := h.Store.AppendItems(r.Context(), p.UserID, r.PathValue("id"), items)
+	if err != nil {
+		h.fail(w, r, err, "conversation")
+		return
+	}
+	writeItemList(w, ItemsJSON(created), false)
+}
+
+// decodeItemsRequest reads the items of an append request, given either as
+// {"items": […]} or as a single item object. It returns the items and the
+// name errors about them start with: "items", or "" for a bare item.
+func decodeItemsRequest(body []byte) ([]itemInput, string, *apierr.Error) {
+	var wrapper struct {
+		Items json.RawMessage `json:"items"`
+	}
+	if aerr := httpx.Unmarshal(body, &wrapper); aerr != nil {
+		return nil, "", aerr
+	}
+	if len(wrapper.Items) > 0 && !bytes.Equal(wrapper.Items, jsonNull) {
+		var ins []itemInput
+		if err := json.Unmarshal(wrapper.Items, &ins); err != nil {
+			if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+				te.Field = "items." + te.Field // the path starts inside the array
+				return nil, "", httpx.JSONError(te)
+			}
+			return nil, "", invalidType("items", "an array of items")
+		}
+		if len(ins) == 0 {
+			return nil, "", apierr.Invalid("items", "invalid_value", "items must not be empty")
+		}
+		return ins, "items", nil
+	}
+	var single itemInput
+	if aerr := httpx.Unmarshal(body, &single); aerr != nil {
+		return nil, "", aerr
+	}
+	if single.isZero() {
+		return nil, "", apierr.Invalid("items", "missing_required_parameter", "items is required")
+	}
+	return []itemInput{single}, "", nil
+}
+
+func (h *Handler) getItem(w http.ResponseWriter, r *http.Request) {
+	p := httpx.RequirePrincipal(w, r)
+	if p == nil {
+		return
+	}
+	it, err := h.Store.GetItem(r.Context(), p.UserID, r.PathValue("id"), r.PathValue("item_id"))
+	if err != nil {
+		h.fail(w, r, err, "item")
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, ItemJSON(it))
+}
+
+// deleteItem deletes one item and answers the conversation, as OpenAI does.
+func (h *Handler) deleteItem(w http.ResponseWriter, r *http.Request) {
+	p := httpx.RequirePrincipal(w, r)
+	if p == nil {
+		return
+	}
+	ctx, convID := r.Context(), r.PathValue("id")
+	if err := h.Store.DeleteItem(ctx, p.UserID, convID, r.PathValue("item_id")); err != nil {
+		h.fail(w, r, err, "item")
+		return
+	}
+	conv, err := h.Store.GetConversation(ctx, p.UserID, convID)
+	if err != nil {
+		h.fail(w, r, err, "conversation")
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, ConversationJSON(conv))
+}

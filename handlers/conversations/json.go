@@ -1,0 +1,150 @@
+package conversations
+
+import (
+	"encoding/json"
+
+	"github.com/caddy-llm/gateway/store"
+)
+
+// Conversation is a conversation as the API shows it: OpenAI's conversation
+// object plus the spec's title, project_id, archived and updated_at.
+type Conversation struct {
+	ID        string            `json:"id"`
+	Object    string            `json:"object"` // always "conversation"
+	CreatedAt int64             `json:"created_at"`
+	UpdatedAt int64             `json:"updated_at"`
+	Metadata  map[string]string `json:"metadata"`
+	Title     *string           `json:"title"`      // null while untitled
+	ProjectID *string           `json:"project_id"` // null when in no project
+	Archived  bool              `json:"archived"`
+}
+
+// ConversationJSON converts a stored conversation to its API form.
+func ConversationJSON(c store.Conversation) Conversation {
+	out := Conversation{
+		ID:        c.PublicID,
+		Object:    "conversation",
+		CreatedAt: c.CreatedAt.Unix(),
+		UpdatedAt: c.UpdatedAt.Unix(),
+		Metadata:  c.Metadata,
+		Archived:  c.Archived,
+	}
+	if out.Metadata == nil {
+		out.Metadata = map[string]string{}
+	}
+	if c.Title != "" {
+		out.Title = &c.Title
+	}
+	if c.ProjectPublicID != "" {
+		out.ProjectID = &c.ProjectPublicID
+	}
+	return out
+}
+
+// Item is a conversation item as the API shows it, in the shape of OpenAI's
+// message item, plus created_at.
+type Item struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"` // "message"
+	Role      string    `json:"role"`
+	Status    string    `json:"status"`
+	Content   []Content `json:"content"`
+	CreatedAt int64     `json:"created_at"`
+}
+
+// ItemJSON converts a stored item to its API form.
+func ItemJSON(it store.Item) Item {
+	content := make([]Content, len(it.Content))
+	for i, p := range it.Content {
+		content[i] = Content(p)
+	}
+	typ := it.Type
+	if typ == "" {
+		typ = "message"
+	}
+	status := it.Status
+	if status == "" {
+		status = store.ItemStatusCompleted
+	}
+	return Item{
+		ID:        it.PublicID,
+		Type:      typ,
+		Role:      it.Role,
+		Status:    status,
+		Content:   content,
+		CreatedAt: it.CreatedAt.Unix(),
+	}
+}
+
+// ItemsJSON converts stored items to their API form.
+func ItemsJSON(items []store.Item) []Item {
+	out := make([]Item, len(items))
+	for i, it := range items {
+		out[i] = ItemJSON(it)
+	}
+	return out
+}
+
+// Content is one part of an item's content. It is written in the shape
+// OpenAI gives the part's type: input_text and output_text carry text (and
+// output_text an annotations array), refusal carries refusal, input_image
+// carries image_url and detail.
+type Content store.ContentPart
+
+// MarshalJSON writes the part in its type's shape.
+func (c Content) MarshalJSON() ([]byte, error) {
+	switch c.Type {
+	case PartOutputText:
+		return json.Marshal(struct {
+			Type        string     `json:"type"`
+			Text        string     `json:"text"`
+			Annotations []struct{} `json:"annotations"`
+		}{c.Type, c.Text, []struct{}{}})
+	case PartRefusal:
+		return json.Marshal(struct {
+			Type    string `json:"type"`
+			Refusal string `json:"refusal"`
+		}{c.Type, c.Text})
+	case PartInputImage:
+		return json.Marshal(struct {
+			Type     string `json:"type"`
+			ImageURL string `json:"image_url"`
+			Detail   string `json:"detail"`
+		}{c.Type, c.ImageURL, "auto"})
+	case PartInputText, "text":
+		return json.Marshal(struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		}{c.Type, c.Text})
+	}
+	return json.Marshal(store.ContentPart(c))
+}
+
+// Content part types.
+const (
+	PartInputText  = "input_text"
+	PartOutputText = "output_text"
+	PartInputImage = "input_image"
+	PartRefusal    = "refusal"
+)
+
+// TextPartType returns the part type of plain text said by role: output_text
+// for the assistant, input_text for everyone else. Content given as a plain
+// string is stored as one part of this type.
+func TextPartType(role string) string {
+	if role == RoleAssistant {
+		return PartOutputText
+	}
+	return PartInputText
+}
+
+// NewTextItem returns a completed message item with one text part of the
+// role's type, ready for store.AppendItems.
+func NewTextItem(role, text string) store.Item {
+	return store.Item{
+		Type:    "message",
+		Role:    role,
+		Status:  store.ItemStatusCompleted,
+		Content: []store.ContentPart{{Type: TextPartType(role), Text: text}},
+	}
+}

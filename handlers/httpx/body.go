@@ -1,0 +1,99 @@
+package httpx
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/caddy-llm/gateway/handlers/apierr"
+)
+
+// DefaultMaxBodyBytes bounds request bodies when a handler is given no limit.
+const DefaultMaxBodyBytes = 1 << 20
+
+// ReadBody reads the whole request body, at most maxBytes of it (a
+// non-positive maxBytes means DefaultMaxBodyBytes). A larger body is a 413
+// with code "request_too_large".
+func ReadBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, *apierr.Error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBodyBytes
+	}
+	if r.ContentLength > maxBytes {
+		return nil, tooLarge(maxBytes)
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBytes)); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, tooLarge(maxBytes)
+		}
+		return nil, apierr.New(http.StatusBadRequest, "invalid_body", "reading the request body failed")
+	}
+	return buf.Bytes(), nil
+}
+
+func tooLarge(maxBytes int64) *apierr.Error {
+	return apierr.New(http.StatusRequestEntityTooLarge, "request_too_large",
+		"the request body is larger than "+strconv.FormatInt(maxBytes, 10)+" bytes")
+}
+
+// DecodeJSON reads the request body (see ReadBody) and decodes it into dst,
+// which should point to a struct or map. An empty body leaves dst as it is,
+// so handlers treat it like "{}" and their own validation names any missing
+// field. Malformed JSON and a body that is not an object are 400
+// "invalid_json"; a value of the wrong type is 400 "invalid_type" naming the
+// field.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) *apierr.Error {
+	body, aerr := ReadBody(w, r, maxBytes)
+	if aerr != nil {
+		return aerr
+	}
+	return Unmarshal(body, dst)
+}
+
+// Unmarshal decodes a request body already read, with DecodeJSON's rules.
+func Unmarshal(body []byte, dst any) *apierr.Error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		return JSONError(err)
+	}
+	return nil
+}
+
+// JSONError turns an error of encoding/json into the API error for a bad
+// request body.
+func JSONError(err error) *apierr.Error {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+		return apierr.Invalid(te.Field, "invalid_type",
+			"invalid type for '"+te.Field+"': expected "+jsonTypeName(te.Type.Kind().String())+", got "+te.Value)
+	}
+	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		return apierr.New(http.StatusBadRequest, "invalid_json", "the request body must be a JSON object")
+	}
+	return apierr.New(http.StatusBadRequest, "invalid_json", "the request body is not valid JSON")
+}
+
+// jsonTypeName names a Go kind as the JSON type a client must send.
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer"
+	case "float32", "float64":
+		return "a number"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	}
+	return kind
+}

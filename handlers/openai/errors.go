@@ -1,0 +1,60 @@
+package openai
+
+import (
+	"fmt"
+
+	"github.com/caddy-llm/gateway/handlers/apierr"
+)
+
+// Error codes of request validation, as clients see them in error.code.
+const (
+	CodeInvalidJSON       = "invalid_json"
+	CodeMissingParameter  = "missing_required_parameter"
+	CodeInvalidType       = "invalid_type"
+	CodeInvalidValue      = "invalid_value"
+	CodeInvalidModel      = "invalid_model"
+	CodeRequestTooLarge   = "request_too_large"
+	CodeDuplicateProperty = "duplicate_property"
+)
+
+func errInvalidJSON(message string) *apierr.Error {
+	return apierr.New(400, CodeInvalidJSON, message)
+}
+
+func errMissing(param string) *apierr.Error {
+	return apierr.Invalid(param, CodeMissingParameter, fmt.Sprintf("missing required parameter: %s", param))
+}
+
+func errType(param, want string) *apierr.Error {
+	return apierr.Invalid(param, CodeInvalidType, fmt.Sprintf("%s must be %s", param, want))
+}
+
+func errValue(param, message string) *apierr.Error {
+	return apierr.Invalid(param, CodeInvalidValue, param+" "+message)
+}
+
+func errDuplicate(param string) *apierr.Error {
+	// A duplicated property would be read one way here (first wins) and
+	// another way upstream (last wins): refuse it rather than forward a
+	// request that was not what we validated.
+	return apierr.Invalid(param, CodeDuplicateProperty, fmt.Sprintf("%s is given more than once", param))
+}
+
+// ErrUnknownModel is the error for a model id the gateway does not serve.
+func ErrUnknownModel(model string) *apierr.Error {
+	const maxShown = 128
+	if len(model) > maxShown {
+		model = model[:maxShown] + "…"
+	}
+	return apierr.Invalid("model", CodeInvalidModel, fmt.Sprintf("the model %q does not exist or is not available", model))
+}
+
+// ErrOutputLimit is the error for a max_tokens above the model's maximum.
+func ErrOutputLimit(param string, max int) *apierr.Error {
+	return apierr.Invalid(param, CodeInvalidValue, fmt.Sprintf("%s must be between 1 and %d for this model", param, max))
+}
+
+// ErrRequestTooLarge is the 413 for a body above the configured limit.
+func ErrRequestTooLarge(limit int64) *apierr.Error {
+	return apierr.New(413, CodeRequestTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit))
+}

@@ -1,0 +1,473 @@
+package openai
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/caddy-llm/gateway/handlers/apierr"
+)
+
+// Parameter ranges of the specification.
+const (
+	MinTemperature = 0.0
+	MaxTemperature = 2.0
+	MinTopP        = 0.0
+	MaxTopP        = 1.0
+	MaxStop        = 4
+	// maxTokensCeiling bounds max_tokens before the model's own maximum is
+	// known, so that the value always fits an int32 upstream.
+	maxTokensCeiling = 1<<31 - 1
+)
+
+// ChatRequest is what validation learnt about a request body. It keeps the
+// positions of the top-level members so that RewriteChatRequest can copy the
+// body upstream without decoding it again.
+type ChatRequest struct {
+	// Model is the public model id the client asked for.
+	Model string
+	// Stream is the stream flag.
+	Stream bool
+	// IncludeUsage is stream_options.include_usage as the client sent it.
+	IncludeUsage bool
+	// MaxTokens is the client's output limit (max_completion_tokens when
+	// given, else max_tokens), 0 when it set none.
+	MaxTokens int
+	// MaxTokensParam names the parameter MaxTokens came from.
+	MaxTokensParam string
+	// HasTools reports a non-empty tools array.
+	HasTools bool
+	// Conversation is the Jan extension naming the conversation to append the
+	// turn to ("conv_…"), empty when absent. Store is the Jan "store" flag,
+	// nil when absent. Neither is sent upstream.
+	Conversation string
+	Store        *bool
+
+	members        []member
+	gatewayMembers bool // conversation or store is present
+}
+
+// member is the position of one top-level member of the body.
+type member struct {
+	keyStart, keyEnd int // the quoted key
+	valStart, valEnd int // the raw value
+	field            topField
+}
+
+type topField uint8
+
+const (
+	fieldOther topField = iota
+	fieldModel
+	fieldMessages
+	fieldStream
+	fieldStreamOptions
+	fieldMaxTokens
+	fieldMaxCompletionTokens
+	fieldTemperature
+	fieldTopP
+	fieldStop
+	fieldTools
+	fieldToolChoice
+	fieldParallelToolCalls
+	fieldUser
+	fieldConversation
+	fieldStore
+)
+
+func topFieldOf(key string) topField {
+	switch key {
+	case "model":
+		return fieldModel
+	case "messages":
+		return fieldMessages
+	case "stream":
+		return fieldStream
+	case "stream_options":
+		return fieldStreamOptions
+	case "max_tokens":
+		return fieldMaxTokens
+	case "max_completion_tokens":
+		return fieldMaxCompletionTokens
+	case "temperature":
+		return fieldTemperature
+	case "top_p":
+		return fieldTopP
+	case "stop":
+		return fieldStop
+	case "tools":
+		return fieldTools
+	case "tool_choice":
+		return fieldToolChoice
+	case "parallel_tool_calls":
+		return fieldParallelToolCalls
+	case "user":
+		return fieldUser
+	case "conversation":
+		return fieldConversation
+	case "store":
+		return fieldStore
+	}
+	return fieldOther
+}
+
+// bytesString returns b as a string without copying. The string must not
+// outlive b, and b must not change while the string is used.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// parseRoot returns the top-level value of a valid JSON document with its
+// Index set, so that the positions gjson reports are offsets into body.
+func parseRoot(body []byte) gjson.Result {
+	s := bytesString(body)
+	start := 0
+	for start < len(s) && (s[start] == ' ' || s[start] == '\t' || s[start] == '\n' || s[start] == '\r') {
+		start++
+	}
+	root := gjson.Parse(s[start:])
+	root.Index = start
+	return root
+}
+
+// ParseChatRequest validates a chat completions request body against the
+// specification's rules and returns what the gateway needs to route it. It
+// does not check that the model exists nor the model's own output limit: the
+// caller does, with the model table. Errors are 400s in the spec's shape,
+// naming the parameter at fault.
+func ParseChatRequest(body []byte) (*ChatRequest, *apierr.Error) {
+	if !gjson.ValidBytes(body) {
+		return nil, errInvalidJSON("request body is not valid JSON")
+	}
+	if !utf8.Valid(body) {
+		return nil, errInvalidJSON("request body is not valid UTF-8")
+	}
+	root := parseRoot(body)
+	if !root.IsObject() {
+		return nil, errInvalidJSON("request body must be a JSON object")
+	}
+
+	req := &ChatRequest{members: make([]member, 0, 8)}
+	var (
+		seen       uint32
+		err        *apierr.Error
+		maxTokens  int
+		maxCompl   int
+		hasMessage bool
+	)
+	root.ForEach(func(k, v gjson.Result) bool {
+		f := topFieldOf(k.Str)
+		if f != fieldOther {
+			if seen&(1<<f) != 0 {
+				err = errDuplicate(k.Str)
+				return false
+			}
+			seen |= 1 << f
+		}
+		req.members = append(req.members, member{
+			keyStart: k.Index, keyEnd: k.Index + len(k.Raw),
+			valStart: v.Index, valEnd: v.Index + len(v.Raw),
+			field: f,
+		})
+		switch f {
+		case fieldModel:
+			if v.Type != gjson.String {
+				err = errType("model", "a string")
+			} else {
+				req.Model = strings.Clone(v.Str)
+			}
+		case fieldMessages:
+			hasMessage = true
+			err = validateMessages(v)
+		case fieldStream:
+			req.Stream, err = optionalBool(v, "stream")
+		case fieldStreamOptions:
+			req.IncludeUsage, err = validateStreamOptions(v)
+		case fieldMaxTokens:
+			maxTokens, err = optionalTokens(v, "max_tokens")
+		case fieldMaxCompletionTokens:
+			maxCompl, err = optionalTokens(v, "max_completion_tokens")
+		case fieldTemperature:
+			err = optionalRange(v, "temperature", MinTemperature, MaxTemperature)
+		case fieldTopP:
+			err = optionalRange(v, "top_p", MinTopP, MaxTopP)
+		case fieldStop:
+			err = validateStop(v)
+		case fieldTools:
+			req.HasTools, err = validateTools(v)
+		case fieldToolChoice:
+			err = validateToolChoice(v)
+		case fieldParallelToolCalls:
+			_, err = optionalBool(v, "parallel_tool_calls")
+		case fieldUser:
+			if v.Type != gjson.Null && v.Type != gjson.String {
+				err = errType("user", "a string")
+			}
+		case fieldConversation:
+			req.gatewayMembers = true
+			req.Conversation, err = validateConversation(v)
+		case fieldStore:
+			req.gatewayMembers = true
+			if v.Type == gjson.True || v.Type == gjson.False {
+				b := v.Type == gjson.True
+				req.Store = &b
+			} else if v.Type != gjson.Null {
+				err = errType("store", "a boolean")
+			}
+		}
+		return err == nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if seen&(1<<fieldModel) == 0 {
+		return nil, errMissing("model")
+	}
+	if !hasMessage {
+		return nil, errMissing("messages")
+	}
+	switch {
+	case maxCompl > 0:
+		req.MaxTokens, req.MaxTokensParam = maxCompl, "max_completion_tokens"
+	case maxTokens > 0:
+		req.MaxTokens, req.MaxTokensParam = maxTokens, "max_tokens"
+	}
+	return req, nil
+}
+
+func optionalBool(v gjson.Result, param string) (bool, *apierr.Error) {
+	switch v.Type {
+	case gjson.True:
+		return true, nil
+	case gjson.False, gjson.Null:
+		return false, nil
+	}
+	return false, errType(param, "a boolean")
+}
+
+func optionalTokens(v gjson.Result, param string) (int, *apierr.Error) {
+	if v.Type == gjson.Null {
+		return 0, nil
+	}
+	if v.Type != gjson.Number || !isIntegerLiteral(v.Raw) {
+		return 0, errType(param, "an integer")
+	}
+	n, perr := strconv.ParseInt(v.Raw, 10, 64)
+	if perr != nil || n < 1 || n > maxTokensCeiling {
+		return 0, errValue(param, "must be at least 1")
+	}
+	return int(n), nil
+}
+
+// isIntegerLiteral reports whether a JSON number has no fraction nor
+// exponent, so that every upstream decodes it as an integer.
+func isIntegerLiteral(raw string) bool {
+	return raw != "" && !strings.ContainsAny(raw, ".eE")
+}
+
+func optionalRange(v gjson.Result, param string, lo, hi float64) *apierr.Error {
+	if v.Type == gjson.Null {
+		return nil
+	}
+	if v.Type != gjson.Number {
+		return errType(param, "a number")
+	}
+	if !(v.Num >= lo && v.Num <= hi) {
+		return errValue(param, "must be between "+strconv.FormatFloat(lo, 'f', -1, 64)+" and "+strconv.FormatFloat(hi, 'f', -1, 64))
+	}
+	return nil
+}
+
+func validateStreamOptions(v gjson.Result) (includeUsage bool, err *apierr.Error) {
+	if v.Type == gjson.Null {
+		return false, nil
+	}
+	if !v.IsObject() {
+		return false, errType("stream_options", "an object")
+	}
+	seen := false
+	v.ForEach(func(k, f gjson.Result) bool {
+		if k.Str != "include_usage" {
+			return true
+		}
+		if seen {
+			err = errDuplicate("stream_options.include_usage")
+			return false
+		}
+		seen = true
+		includeUsage, err = optionalBool(f, "stream_options.include_usage")
+		return err == nil
+	})
+	return includeUsage, err
+}
+
+func validateStop(v gjson.Result) *apierr.Error {
+	switch {
+	case v.Type == gjson.Null, v.Type == gjson.String:
+		return nil
+	case v.IsArray():
+		var err *apierr.Error
+		n := 0
+		v.ForEach(func(_, s gjson.Result) bool {
+			n++
+			if s.Type != gjson.String {
+				err = errType("stop", "a string or an array of strings")
+			} else if n > MaxStop {
+				err = errValue("stop", "must have at most 4 sequences")
+			}
+			return err == nil
+		})
+		return err
+	}
+	return errType("stop", "a string or an array of strings")
+}
+
+func validateTools(v gjson.Result) (nonEmpty bool, err *apierr.Error) {
+	if v.Type == gjson.Null {
+		return false, nil
+	}
+	if !v.IsArray() {
+		return false, errType("tools", "an array")
+	}
+	i := 0
+	v.ForEach(func(_, t gjson.Result) bool {
+		err = validateTool(t, i)
+		i++
+		return err == nil
+	})
+	return i > 0, err
+}
+
+func validateTool(t gjson.Result, i int) *apierr.Error {
+	param := func() string { return indexParam("tools", i) } // built only on error
+	if !t.IsObject() {
+		return errType(param(), "an object")
+	}
+	var (
+		typ, fn  gjson.Result
+		seen     uint8
+		dupField string
+	)
+	t.ForEach(func(k, f gjson.Result) bool {
+		var bit uint8
+		switch k.Str {
+		case "type":
+			bit, typ = 1, f
+		case "function":
+			bit, fn = 2, f
+		default:
+			return true
+		}
+		if seen&bit != 0 {
+			dupField = k.Str
+			return false
+		}
+		seen |= bit
+		return true
+	})
+	if dupField != "" {
+		return errDuplicate(param() + "." + dupField)
+	}
+	if typ.Type != gjson.String {
+		return errType(param()+".type", "a string")
+	}
+	if !fn.Exists() {
+		if typ.Str != "function" {
+			// Other tool kinds (for example OpenAI's "custom") pass
+			// through to upstreams that know them.
+			return nil
+		}
+		return errMissing(param() + ".function")
+	}
+	return validateFunctionDef(fn, func() string { return param() + ".function" })
+}
+
+func validateFunctionDef(fn gjson.Result, paramOf func() string) *apierr.Error {
+	if !fn.IsObject() {
+		return errType(paramOf(), "an object")
+	}
+	var (
+		err  *apierr.Error
+		seen uint8
+		name bool
+	)
+	fn.ForEach(func(k, f gjson.Result) bool {
+		var bit uint8
+		switch k.Str {
+		case "name":
+			bit = 1
+			if f.Type != gjson.String || f.Str == "" {
+				err = errType(paramOf()+".name", "a non-empty string")
+			}
+			name = true
+		case "description":
+			bit = 2
+			if f.Type != gjson.String && f.Type != gjson.Null {
+				err = errType(paramOf()+".description", "a string")
+			}
+		case "parameters":
+			bit = 4
+			if !f.IsObject() && f.Type != gjson.Null {
+				err = errType(paramOf()+".parameters", "an object")
+			}
+		case "strict":
+			bit = 8
+			if f.Type != gjson.True && f.Type != gjson.False && f.Type != gjson.Null {
+				err = errType(paramOf()+".strict", "a boolean")
+			}
+		default:
+			return true
+		}
+		if err == nil && seen&bit != 0 {
+			err = errDuplicate(paramOf() + "." + k.Str)
+		}
+		seen |= bit
+		return err == nil
+	})
+	if err == nil && !name {
+		err = errMissing(paramOf() + ".name")
+	}
+	return err
+}
+
+func validateToolChoice(v gjson.Result) *apierr.Error {
+	switch {
+	case v.Type == gjson.Null:
+		return nil
+	case v.Type == gjson.String:
+		switch v.Str {
+		case "none", "auto", "required":
+			return nil
+		}
+		return errValue("tool_choice", `must be "none", "auto", "required" or an object`)
+	case v.IsObject():
+		return nil
+	}
+	return errType("tool_choice", `"none", "auto", "required" or an object`)
+}
+
+func validateConversation(v gjson.Result) (string, *apierr.Error) {
+	switch {
+	case v.Type == gjson.Null:
+		return "", nil
+	case v.Type == gjson.String:
+		return strings.Clone(v.Str), nil
+	case v.IsObject():
+		id := v.Get("id")
+		if id.Type != gjson.String {
+			return "", errType("conversation.id", "a string")
+		}
+		return strings.Clone(id.Str), nil
+	}
+	return "", errType("conversation", "a string or an object with an id")
+}
+
+func indexParam(base string, i int) string {
+	return base + "[" + strconv.Itoa(i) + "]"
+}

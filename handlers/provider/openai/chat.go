@@ -1,0 +1,54 @@
+package openai
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/tidwall/gjson"
+
+	wire "github.com/caddy-llm/gateway/handlers/openai"
+	"github.com/caddy-llm/gateway/handlers/provider"
+	"github.com/caddy-llm/gateway/handlers/provider/internal/upstream"
+)
+
+// ChatCompletion sends a request without stream and returns the upstream's
+// chat.completion with its model set to the public id.
+func (p *Provider) ChatCompletion(ctx context.Context, req *provider.Request) (*provider.Completion, error) {
+	ctx, wd := provider.NewWatchdog(ctx, p.cfg.FirstByteTimeout)
+	defer wd.Stop()
+	hreq, err := p.newRequest(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.client.Do(hreq)
+	if err != nil {
+		return nil, provider.ErrorFromTransport(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, p.statusError(resp, req)
+	}
+	wd.Kick(p.cfg.IdleTimeout)
+	body, err := upstream.ReadBody(&upstream.KickingReader{R: resp.Body, WD: wd, Idle: p.cfg.IdleTimeout}, resp.ContentLength, upstream.MaxResponseBytes)
+	if err != nil {
+		return nil, provider.ErrorFromTransport(ctx, err)
+	}
+	if !gjson.ValidBytes(body) {
+		return nil, &provider.Error{Kind: provider.KindServer, Status: resp.StatusCode, Err: errors.New("upstream answer is not valid JSON")}
+	}
+	info, ok := wire.InspectChunk(body)
+	if !ok || info.HasError {
+		return nil, &provider.Error{Kind: provider.KindServer, Status: resp.StatusCode, Err: errors.New("upstream answer is not a chat completion")}
+	}
+	if !info.ModelIs(body, req.Model.QuotedID()) {
+		body = info.Rewrite(make([]byte, 0, len(body)+len(req.Model.QuotedID())), body, req.Model.QuotedID(), false)
+	}
+	return &provider.Completion{Body: body, Usage: info.Usage, HasUsage: info.HasUsage}, nil
+}
+
+// statusError reads the start of an error answer and classifies it. The
+// upstream's body is used only for a sanitised message of a client error.
+func (p *Provider) statusError(resp *http.Response, req *provider.Request) *provider.Error {
+	return provider.ErrorFromStatus(resp.StatusCode, resp.Header, upstream.ReadError(resp.Body), req.UpstreamModel, req.Model.ID)
+}

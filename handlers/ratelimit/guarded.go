@@ -1,0 +1,116 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// FailurePolicy says what happens to a request when the limiter cannot
+// decide (Redis down, slow, or its circuit breaker open).
+type FailurePolicy int
+
+const (
+	// FailOpen lets the request pass: an outage of Redis does not become
+	// an outage of the API. This is the default.
+	FailOpen FailurePolicy = iota
+	// FailClosed refuses the request with a 503.
+	FailClosed
+)
+
+// String returns the policy's configuration name.
+func (p FailurePolicy) String() string {
+	if p == FailClosed {
+		return "fail_closed"
+	}
+	return "fail_open"
+}
+
+// ParseFailurePolicy reads "fail_open" or "fail_closed" (also "open" and
+// "closed").
+func ParseFailurePolicy(s string) (FailurePolicy, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "fail_open", "open":
+		return FailOpen, nil
+	case "fail_closed", "closed":
+		return FailClosed, nil
+	}
+	return 0, fmt.Errorf("parsing failure policy %q: want fail_open or fail_closed", s)
+}
+
+// DefaultLogInterval is how often Guarded logs at most, by default.
+const DefaultLogInterval = 10 * time.Second
+
+// Guarded applies a FailurePolicy to a Limiter. Its Allow returns an error
+// only under FailClosed, and that error is always ErrUnavailable (wrapping
+// the cause). A Guarded must not be copied after first use.
+type Guarded struct {
+	Limiter Limiter
+	Policy  FailurePolicy
+	// Logger receives one warning per LogInterval at most while the
+	// limiter fails; nil logs nothing.
+	Logger *zap.Logger
+	// LogInterval defaults to DefaultLogInterval.
+	LogInterval time.Duration
+	// OnError, when set, is called for every decision the limiter failed
+	// to make, for example to count them in a metric.
+	OnError func()
+
+	lastLog    atomic.Int64 // UnixNano of the last warning
+	suppressed atomic.Int64 // failures not logged since then
+}
+
+// Allow implements Limiter. A decision made by the policy has Degraded set;
+// under FailOpen it is allowed with the bucket reported full.
+func (g *Guarded) Allow(ctx context.Context, key string, lim Limit) (Result, error) {
+	r, err := g.Limiter.Allow(ctx, key, lim)
+	if err == nil {
+		return r, nil
+	}
+	// A request whose caller is gone needs no decision and says nothing
+	// about the limiter: neither count nor log it.
+	if ctx.Err() == nil {
+		if g.OnError != nil {
+			g.OnError()
+		}
+		g.warn(lim, err)
+	}
+	r = Result{
+		Limit:    lim.Capacity(),
+		Period:   lim.Period,
+		ResetAt:  time.Now(),
+		Degraded: true,
+	}
+	if g.Policy == FailClosed {
+		return r, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	r.Allowed = true
+	r.Remaining = r.Limit
+	return r, nil
+}
+
+func (g *Guarded) warn(lim Limit, err error) {
+	if g.Logger == nil {
+		return
+	}
+	interval := g.LogInterval
+	if interval <= 0 {
+		interval = DefaultLogInterval
+	}
+	now := time.Now().UnixNano()
+	last := g.lastLog.Load()
+	if (last != 0 && now-last < int64(interval)) || !g.lastLog.CompareAndSwap(last, now) {
+		g.suppressed.Add(1)
+		return
+	}
+	g.Logger.Warn("rate limiter unavailable; deciding by the failure policy",
+		zap.String("policy", g.Policy.String()),
+		zap.String("tier", lim.Name),
+		zap.Int64("failures_not_logged", g.suppressed.Swap(0)),
+		zap.Duration("log_interval", interval),
+		zap.Error(err))
+}

@@ -1,0 +1,130 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// stubLimiter answers every decision with its result and error.
+type stubLimiter struct {
+	result Result
+	err    error
+}
+
+func (s stubLimiter) Allow(context.Context, string, Limit) (Result, error) { return s.result, s.err }
+
+var errRedisDown = errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+
+func TestGuarded(t *testing.T) {
+	lim := Limit{Name: "user", Rate: 60, Period: time.Minute}
+	refused := Result{Limit: 60, Period: time.Minute, RetryAfter: time.Second}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name        string
+		policy      FailurePolicy
+		limiter     stubLimiter
+		ctx         context.Context
+		wantAllowed bool
+		wantDegrade bool
+		wantErr     error
+		wantErrors  int // OnError calls
+	}{
+		{"a decision passes through", FailClosed, stubLimiter{result: refused}, context.Background(), false, false, nil, 0},
+		{"fail open allows", FailOpen, stubLimiter{err: errRedisDown}, context.Background(), true, true, nil, 1},
+		{"fail closed refuses", FailClosed, stubLimiter{err: errRedisDown}, context.Background(), false, true, ErrUnavailable, 1},
+		{"a canceled request is not counted", FailOpen, stubLimiter{err: context.Canceled}, canceled, true, true, nil, 0},
+		{"a canceled request under fail closed", FailClosed, stubLimiter{err: context.Canceled}, canceled, false, true, ErrUnavailable, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errorsSeen := 0
+			g := &Guarded{Limiter: tt.limiter, Policy: tt.policy, OnError: func() { errorsSeen++ }}
+			r, err := g.Allow(tt.ctx, "user:1", lim)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil && tt.limiter.err != nil && !errors.Is(err, tt.limiter.err) {
+				t.Errorf("error %v does not wrap the cause %v", err, tt.limiter.err)
+			}
+			if r.Allowed != tt.wantAllowed || r.Degraded != tt.wantDegrade {
+				t.Errorf("result %+v: want Allowed %v, Degraded %v", r, tt.wantAllowed, tt.wantDegrade)
+			}
+			if r.Degraded && (r.Limit != 60 || r.Period != time.Minute) {
+				t.Errorf("degraded result %+v does not describe the limit", r)
+			}
+			if r.Degraded && r.Allowed && r.Remaining != 60 {
+				t.Errorf("fail-open result %+v: want a full bucket reported", r)
+			}
+			if errorsSeen != tt.wantErrors {
+				t.Errorf("OnError called %d times, want %d", errorsSeen, tt.wantErrors)
+			}
+		})
+	}
+}
+
+func TestGuardedLogsAtMostOncePerInterval(t *testing.T) {
+	lim := Limit{Name: "guest", Rate: 10, Period: time.Minute}
+	core, logs := observer.New(zap.WarnLevel)
+	g := &Guarded{Limiter: stubLimiter{err: errRedisDown}, Logger: zap.New(core), LogInterval: time.Hour}
+	for range 100 {
+		if _, err := g.Allow(context.Background(), "user:1", lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := logs.Len(); n != 1 {
+		t.Fatalf("100 failures within the interval logged %d times, want 1", n)
+	}
+	entry := logs.All()[0]
+	if got := entry.ContextMap()["tier"]; got != "guest" {
+		t.Errorf("logged tier %v, want guest", got)
+	}
+	if got := entry.ContextMap()["policy"]; got != "fail_open" {
+		t.Errorf("logged policy %v, want fail_open", got)
+	}
+
+	// Once the interval has passed the next failure is logged, with the
+	// number of failures left out meanwhile.
+	g.LogInterval = time.Millisecond
+	time.Sleep(2 * time.Millisecond)
+	if _, err := g.Allow(context.Background(), "user:1", lim); err != nil {
+		t.Fatal(err)
+	}
+	if n := logs.Len(); n != 2 {
+		t.Fatalf("a failure after the interval: %d logs in all, want 2", n)
+	}
+	if got := logs.All()[1].ContextMap()["failures_not_logged"]; got != int64(99) {
+		t.Errorf("failures_not_logged = %v, want 99", got)
+	}
+}
+
+func TestParseFailurePolicy(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    FailurePolicy
+		wantErr bool
+	}{
+		{"fail_open", FailOpen, false},
+		{"fail_closed", FailClosed, false},
+		{" Closed ", FailClosed, false},
+		{"open", FailOpen, false},
+		{"", 0, true},
+		{"fail", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseFailurePolicy(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseFailurePolicy(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.wantErr)
+		}
+		if err == nil {
+			if back, _ := ParseFailurePolicy(got.String()); back != got {
+				t.Errorf("%v does not read back from its String %q", got, got.String())
+			}
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Defaults of RedisOptions.
+const (
+	DefaultRedisPrefix      = "llmgw:"
+	DefaultRedisTimeout     = 50 * time.Millisecond
+	DefaultBreakerThreshold = 5
+	DefaultBreakerCooldown  = 2 * time.Second
+)
+
+// RedisOptions configure a RedisLimiter.
+type RedisOptions struct {
+	// Prefix is put in front of every key, so that several gateways (or
+	// tests) can share one Redis. redis_rate adds its own "rate:" in front
+	// of it. Default: DefaultRedisPrefix.
+	Prefix string
+	// Timeout bounds one decision, connecting included. Default:
+	// DefaultRedisTimeout. It reaches the socket only if the client has
+	// ContextTimeoutEnabled (see TuneRedisOptions).
+	Timeout time.Duration
+	// BreakerThreshold is how many failures in a row open the circuit
+	// breaker. Default: DefaultBreakerThreshold.
+	BreakerThreshold int
+	// BreakerCooldown is how long an open breaker fails at once without
+	// asking Redis, before one request probes it again. Default:
+	// DefaultBreakerCooldown.
+	BreakerCooldown time.Duration
+	// Logger receives the breaker's state changes. Default: no logs.
+	Logger *zap.Logger
+}
+
+// RedisLimiter keeps the limits in Redis, so that they are exact across
+// replicas: each decision is one atomic GCRA script (redis_rate's) run on
+// Redis's clock, one round trip. A slow or dead Redis costs at most the
+// timeout per decision until the circuit breaker opens, then nothing.
+type RedisLimiter struct {
+	rate    *redis_rate.Limiter
+	prefix  string
+	timeout time.Duration
+	breaker *breaker
+	logger  *zap.Logger
+}
+
+// NewRedis returns a limiter on client. The client should be tuned with
+// TuneRedisOptions: without ContextTimeoutEnabled a hung Redis holds each
+// decision for the client's ReadTimeout instead of opts.Timeout.
+func NewRedis(client redis.UniversalClient, opts RedisOptions) *RedisLimiter {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultRedisPrefix
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultRedisTimeout
+	}
+	if opts.BreakerThreshold <= 0 {
+		opts.BreakerThreshold = DefaultBreakerThreshold
+	}
+	if opts.BreakerCooldown <= 0 {
+		opts.BreakerCooldown = DefaultBreakerCooldown
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if c, ok := client.(*redis.Client); ok && !c.Options().ContextTimeoutEnabled {
+		opts.Logger.Warn("redis client ignores context deadlines: a hung redis can hold a rate limit decision for the client's read timeout",
+			zap.Duration("read_timeout", c.Options().ReadTimeout))
+	}
+	return &RedisLimiter{
+		rate:    redis_rate.NewLimiter(client),
+		prefix:  opts.Prefix,
+		timeout: opts.Timeout,
+		breaker: newBreaker(opts.BreakerThreshold, opts.BreakerCooldown),
+		logger:  opts.Logger,
+	}
+}
+
+// TuneRedisOptions sets the options of a Redis client used for rate limits
+// so that a slow or dead Redis costs a decision at most timeout: deadlines of
+// the context reach the socket, no command or dial is retried (a retry
+// cannot finish in time and only adds load to a struggling Redis), and
+// waiting for a pooled connection is bounded too. DialTimeout is left as it
+// is: a dial for a decision is bounded by the decision's deadline, and
+// DialTimeout only bounds the pool's own redials in the background. It
+// returns o.
+func TuneRedisOptions(o *redis.Options, timeout time.Duration) *redis.Options {
+	if timeout <= 0 {
+		timeout = DefaultRedisTimeout
+	}
+	o.ContextTimeoutEnabled = true
+	o.MaxRetries = -1
+	o.DialerRetries = 1
+	o.ReadTimeout = timeout
+	o.WriteTimeout = timeout
+	o.PoolTimeout = timeout
+	return o
+}
+
+// errCircuitOpen is returned without asking Redis while the breaker is open.
+var errCircuitOpen = errors.New("redis circuit breaker open after repeated failures")
+
+// Allow implements Limiter.
+func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result, error) {
+	if !lim.valid() {
+		return Result{}, lim.Validate()
+	}
+	if !l.breaker.allow() {
+		return Result{}, errCircuitOpen
+	}
+	burst := lim.Capacity()
+	callCtx, cancel := context.WithTimeout(ctx, l.timeout)
+	res, err := l.rate.Allow(callCtx, l.prefix+key, redis_rate.Limit{Rate: lim.Rate, Burst: burst, Period: lim.Period})
+	cancel()
+	now := time.Now()
+	if err != nil {
+		if ctx.Err() != nil {
+			// The caller gave up (a client that went away); that says
+			// nothing about Redis.
+			return Result{}, fmt.Errorf("asking redis for a rate limit decision: %w", ctx.Err())
+		}
+		if l.breaker.failure() {
+			l.logger.Warn("redis circuit breaker opened; rate limits follow the failure policy until redis answers again",
+				zap.Error(err))
+		}
+		return Result{}, fmt.Errorf("asking redis for a rate limit decision: %w", err)
+	}
+	if l.breaker.success() {
+		l.logger.Info("redis circuit breaker closed; rate limits are enforced through redis again")
+	}
+
+	r := Result{
+		Limit:   burst,
+		Period:  lim.Period,
+		ResetAt: now.Add(res.ResetAfter),
+	}
+	if res.Allowed == 0 {
+		r.RetryAfter = max(res.RetryAfter, time.Nanosecond)
+		return r, nil
+	}
+	r.Allowed = true
+	r.Remaining = remainingAfter(lim.emissionInterval(), burst, res.ResetAfter)
+	return r, nil
+}
+
+// remainingAfter returns how many requests are left in a bucket that is full
+// again after resetAfter. redis_rate's own Remaining cannot be used: the
+// script computes it in floating point and Redis truncates it to an integer,
+// so the first request of 1000/hour (3.6 s per request) reports 998 left
+// instead of 999. The script
+// also stores the bucket's time rounded to 10 µs (Lua prints 14 digits);
+// the tolerance covers that.
+func remainingAfter(emission time.Duration, burst int, resetAfter time.Duration) int {
+	const tolerance = 10 * time.Microsecond
+	left := (time.Duration(burst)*emission - resetAfter + tolerance) / emission
+	return int(min(max(left, 0), time.Duration(burst-1)))
+}
+
+// BreakerOpen reports whether the circuit breaker is open, that is whether
+// decisions currently fail without asking Redis.
+func (l *RedisLimiter) BreakerOpen() bool { return l.breaker.open() }

@@ -1,0 +1,130 @@
+package ratelimit
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/caddy-llm/gateway/store/storetest"
+)
+
+// newTestRedisClient connects to the test Redis, tuned as the gateway tunes
+// it; an unreachable Redis fails the test.
+func newTestRedisClient(t testing.TB, timeout time.Duration) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(storetest.RedisURL())
+	if err != nil {
+		t.Fatalf("parsing TEST_REDIS_URL: %v", err)
+	}
+	client := redis.NewClient(TuneRedisOptions(opts, timeout))
+	t.Cleanup(func() { _ = client.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		t.Fatalf("connecting to Redis at %s (set TEST_REDIS_URL, or run the README's test command): %v", opts.Addr, err)
+	}
+	return client
+}
+
+// newTestPrefix returns a key prefix of the test's own and deletes its keys
+// when the test ends.
+func newTestPrefix(t testing.TB, client *redis.Client) string {
+	t.Helper()
+	prefix := storetest.RandomName("llmgw_test_") + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// redis_rate puts "rate:" in front of our prefix.
+		iter := client.Scan(ctx, 0, "rate:"+prefix+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Logf("listing the test's redis keys: %v", err)
+			return
+		}
+		if len(keys) > 0 {
+			if err := client.Del(ctx, keys...).Err(); err != nil {
+				t.Logf("deleting the test's redis keys: %v", err)
+			}
+		}
+	})
+	return prefix
+}
+
+func TestRedisTiers(t *testing.T) {
+	client := newTestRedisClient(t, time.Second)
+	prefix := newTestPrefix(t, client)
+	// Generous timeouts: this test is about the decisions, not about a
+	// slow Redis, and the test machine may be busy.
+	limiter := NewRedis(client, RedisOptions{Prefix: prefix, Timeout: time.Second})
+	testTiers(t, func(t *testing.T) limiterEnv {
+		return limiterEnv{
+			limiter: limiter,
+			now:     time.Now,
+			sleep:   time.Sleep,
+			slack:   100 * time.Millisecond,
+			margin:  5 * time.Millisecond,
+		}
+	})
+}
+
+func TestRedisLimitersSharingRedisAllowExactlyTheLimit(t *testing.T) {
+	// Two limiters with their own connections stand for two replicas.
+	first := newTestRedisClient(t, 5*time.Second)
+	second := newTestRedisClient(t, 5*time.Second)
+	prefix := newTestPrefix(t, first)
+	limiters := []Limiter{
+		NewRedis(first, RedisOptions{Prefix: prefix, Timeout: 5 * time.Second}),
+		NewRedis(second, RedisOptions{Prefix: prefix, Timeout: 5 * time.Second}),
+	}
+	if got := countConcurrent(t, limiters, 300, "user:shared", PerMinute(60)); got != 60 {
+		t.Fatalf("300 concurrent requests through two limiters against 60/min: %d allowed, want 60", got)
+	}
+}
+
+func TestRedisRejectsInvalidLimitsWithoutAskingRedis(t *testing.T) {
+	// The client points at a port nobody listens on: an invalid limit must
+	// fail before any attempt to reach it, and must not count as a Redis
+	// failure.
+	client := redis.NewClient(TuneRedisOptions(&redis.Options{Addr: "127.0.0.1:1"}, 50*time.Millisecond))
+	t.Cleanup(func() { _ = client.Close() })
+	l := NewRedis(client, RedisOptions{BreakerThreshold: 1})
+	if _, err := l.Allow(context.Background(), "user:1", Limit{Rate: 0, Period: time.Minute}); err == nil {
+		t.Fatal("Allow with a zero rate: no error")
+	}
+	if l.BreakerOpen() {
+		t.Fatal("an invalid limit opened the circuit breaker")
+	}
+}
+
+func TestRemainingAfter(t *testing.T) {
+	apiKey := 3600 * time.Millisecond // 1000/hour
+	tests := []struct {
+		name       string
+		emission   time.Duration
+		burst      int
+		resetAfter time.Duration
+		want       int
+	}{
+		{"first request", apiKey, 1000, apiKey, 999},
+		// Redis keeps the bucket's time rounded to 10 µs, either way.
+		{"first request, reset rounded up", apiKey, 1000, apiKey + 5*time.Microsecond, 999},
+		{"first request, reset rounded down", apiKey, 1000, apiKey - 5*time.Microsecond, 999},
+		{"second request", apiKey, 1000, 2 * apiKey, 998},
+		{"second request, half an emission later", apiKey, 1000, 2*apiKey - apiKey/2, 998},
+		{"last request", time.Second, 60, 60 * time.Second, 0},
+		{"last request, rounded up", time.Second, 60, 60*time.Second + 5*time.Microsecond, 0},
+		{"burst of one", time.Second, 1, time.Second, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := remainingAfter(tt.emission, tt.burst, tt.resetAfter); got != tt.want {
+				t.Errorf("remainingAfter(%v, %d, %v) = %d, want %d", tt.emission, tt.burst, tt.resetAfter, got, tt.want)
+			}
+		})
+	}
+}

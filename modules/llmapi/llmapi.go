@@ -1,0 +1,79 @@
+// Package llmapi holds the `llm_api` handler, which serves the LLM API of the
+// handlers package, and `llm_error`, which answers Caddy's own errors on the
+// API's routes in the spec's JSON shape.
+package llmapi
+
+import (
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-llm/gateway/handlers"
+	"github.com/caddy-llm/gateway/handlers/conversations"
+	"github.com/caddy-llm/gateway/handlers/projects"
+	"github.com/caddy-llm/gateway/handlers/settings"
+	"github.com/caddy-llm/gateway/modules/llmapp"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler serves the whole LLM API: health, version, authentication
+// endpoints, chat completions, models, conversations, projects, user
+// settings and MCP. It is a terminal handler: requests it does not know get
+// a JSON 404. It expects `llm_auth` before it in the route, which sets the
+// principal.
+type Handler struct {
+	app    *llmapp.App
+	api    http.Handler
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.llm_api",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision builds the API on the llm app's shared resources.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	app, err := llmapp.FromContext(ctx)
+	if err != nil {
+		return err
+	}
+	h.app = app
+	st := app.Store()
+	h.api = handlers.New(
+		&handlers.Health{Ready: app.Ready, CaddyVersion: caddyVersion()},
+		app.AuthService(),
+		&conversations.Handler{Store: st, Logger: h.logger.Named("conversations")},
+		&projects.Handler{Store: st, Logger: h.logger.Named("projects")},
+		&settings.Handler{Store: st, Logger: h.logger.Named("settings")},
+	)
+	return nil
+}
+
+// ServeHTTP serves the API.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	leave := h.app.Enter()
+	defer leave()
+	h.api.ServeHTTP(w, r)
+	return nil
+}
+
+func caddyVersion() string {
+	_, full := caddy.Version()
+	return full
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

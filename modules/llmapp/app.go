@@ -1,0 +1,248 @@
+// Package llmapp is the `llm` Caddy app: it owns the resources every LLM
+// handler shares (the store, the Redis client, the token service, the
+// provider router) and keeps them alive across config reloads.
+package llmapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/caddy-llm/gateway/handlers/auth"
+	"github.com/caddy-llm/gateway/handlers/ratelimit"
+	"github.com/caddy-llm/gateway/store"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// Defaults of the app's settings.
+const (
+	defaultDBMaxConns       = 20
+	defaultDBConnectTimeout = 5 * time.Second
+	defaultDBQueryTimeout   = 5 * time.Second
+	defaultRedisTimeout     = 50 * time.Millisecond
+	defaultRedisDialTimeout = 250 * time.Millisecond
+)
+
+// App is the `llm` app. It is configured with the global option `llm { … }`
+// and used by the `llm_auth`, `llm_rate_limit` and `llm_api` handlers. When
+// no `llm` option is given, the handlers get an app with embedded defaults:
+// an in-memory store and no Redis.
+type App struct {
+	// DatabaseURL is the PostgreSQL connection URL. Empty selects the
+	// embedded in-memory store, whose data does not survive a restart.
+	DatabaseURL string `json:"database_url,omitempty"`
+	// DatabaseMaxConns bounds the PostgreSQL connection pool (default 20).
+	DatabaseMaxConns int32 `json:"database_max_conns,omitempty"`
+	// DatabaseMinConns is the number of idle connections kept open.
+	DatabaseMinConns int32 `json:"database_min_conns,omitempty"`
+	// DatabaseConnectTimeout bounds opening a connection (default 5s).
+	DatabaseConnectTimeout caddy.Duration `json:"database_connect_timeout,omitempty"`
+	// DatabaseQueryTimeout bounds every query (default 5s).
+	DatabaseQueryTimeout caddy.Duration `json:"database_query_timeout,omitempty"`
+
+	// RedisURL is the Redis URL (redis:// or rediss://). Empty means no
+	// Redis: rate limits are kept in process, exact for one node only.
+	RedisURL string `json:"redis_url,omitempty"`
+	// RedisPoolSize bounds the Redis connection pool (default: go-redis's).
+	RedisPoolSize int `json:"redis_pool_size,omitempty"`
+	// RedisTimeout bounds every Redis command (default 50ms): a slow Redis
+	// must not stall requests.
+	RedisTimeout caddy.Duration `json:"redis_timeout,omitempty"`
+	// RedisDialTimeout bounds connecting to Redis (default 250ms).
+	RedisDialTimeout caddy.Duration `json:"redis_dial_timeout,omitempty"`
+
+	// Auth configures authentication: gateway tokens, API keys, OIDC.
+	Auth *AuthConfig `json:"auth,omitempty"`
+
+	auth     *auth.Service
+	authKey  authKey
+	store    store.Store
+	storeKey storeKey
+	redis    *redis.Client
+	limiter  ratelimit.Limiter
+	redisKey redisKey
+	gate     *inflightGate
+	logger   *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "llm",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision acquires the shared resources.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	a.gate = &inflightGate{onIdle: a.release}
+	if err := metrics.register(ctx); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+
+	a.storeKey = storeKey{
+		URL:            a.DatabaseURL,
+		MaxConns:       orDefault(a.DatabaseMaxConns, defaultDBMaxConns),
+		MinConns:       a.DatabaseMinConns,
+		ConnectTimeout: orDefault(time.Duration(a.DatabaseConnectTimeout), defaultDBConnectTimeout),
+		QueryTimeout:   orDefault(time.Duration(a.DatabaseQueryTimeout), defaultDBQueryTimeout),
+	}
+	if a.DatabaseURL == "" {
+		a.storeKey = storeKey{} // the embedded store has one key whatever the tuning
+	}
+	st, err := acquireStore(ctx, a.storeKey, a.logger)
+	if err != nil {
+		return fmt.Errorf("opening store: %w", err)
+	}
+	a.store = st
+
+	a.authKey = authKeyFor(a.storeKey, a.Auth)
+	svc, err := acquireAuth(a.authKey, st, a.Auth.serviceConfig(a.logger.Named("auth")))
+	if err != nil {
+		releaseStore(a.storeKey)
+		return err
+	}
+	a.auth = svc
+
+	if a.RedisURL != "" {
+		a.redisKey = redisKey{
+			URL:         a.RedisURL,
+			PoolSize:    a.RedisPoolSize,
+			DialTimeout: orDefault(time.Duration(a.RedisDialTimeout), defaultRedisDialTimeout),
+			Timeout:     orDefault(time.Duration(a.RedisTimeout), defaultRedisTimeout),
+		}
+		rc, err := acquireRedis(a.redisKey, a.logger.Named("ratelimit"))
+		if err != nil {
+			releaseAuth(a.authKey)
+			releaseStore(a.storeKey)
+			return fmt.Errorf("connecting to redis: %w", err)
+		}
+		a.redis = rc.client
+		a.limiter = rc.limiter
+	}
+	return nil
+}
+
+// Start logs which parts run embedded, so nobody mistakes the zero-config
+// defaults for a durable deployment.
+func (a *App) Start() error {
+	if a.DatabaseURL == "" {
+		a.logger.Warn("using the embedded in-memory store: users, keys and conversations do not survive a restart; set DATABASE_URL for PostgreSQL")
+	} else {
+		a.logger.Info("using PostgreSQL store")
+	}
+	if a.redis == nil {
+		a.logger.Warn("no Redis configured: rate limits are kept in process and are exact for this node only; set REDIS_URL to share them")
+	} else {
+		a.logger.Info("using Redis for rate limits")
+	}
+	return nil
+}
+
+// Stop does nothing: resources are released in Cleanup, once the old
+// config's requests are done.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases the app's shared resources after its last request.
+func (a *App) Cleanup() error {
+	a.gate.close()
+	return nil
+}
+
+func (a *App) release() {
+	if a.auth != nil {
+		releaseAuth(a.authKey)
+	}
+	if a.store != nil {
+		releaseStore(a.storeKey)
+	}
+	if a.redis != nil {
+		releaseRedis(a.redisKey)
+	}
+}
+
+// Enter marks the start of a request that uses the app's resources; the
+// returned func marks its end. Handlers call it so that a reload cannot close
+// a resource under a running request.
+func (a *App) Enter() (leave func()) {
+	a.gate.enter()
+	return a.gate.leave
+}
+
+// Store returns the store.
+func (a *App) Store() store.Store { return a.store }
+
+// AuthService returns the authentication service.
+func (a *App) AuthService() *auth.Service { return a.auth }
+
+// Metrics returns the gateway's metrics.
+func (a *App) Metrics() *Metrics { return metrics }
+
+// Limiter returns the rate limiter: Redis's when Redis is configured, else
+// the process's own.
+func (a *App) Limiter() ratelimit.Limiter {
+	if a.limiter != nil {
+		return a.limiter
+	}
+	return localLimiter
+}
+
+// localLimiter keeps in-process rate limits for the life of the process, so
+// that a reload does not reset them.
+var localLimiter = ratelimit.NewLocal()
+
+// Redis returns the Redis client, or nil when none is configured.
+func (a *App) Redis() *redis.Client { return a.redis }
+
+// Ready checks the store and Redis and reports each by name, nil when up.
+// Failures are logged here, since the readiness answer names only the part.
+func (a *App) Ready(ctx context.Context) map[string]error {
+	checks := map[string]error{"database": a.store.Ping(ctx)}
+	if a.redis != nil {
+		checks["redis"] = a.redis.Ping(ctx).Err()
+	}
+	for name, err := range checks {
+		if err != nil {
+			a.logger.Warn("readiness check failed", zap.String("part", name), zap.Error(err))
+		}
+	}
+	return checks
+}
+
+// FromContext returns the llm app of the config being provisioned; modules
+// call it in Provision.
+func FromContext(ctx caddy.Context) (*App, error) {
+	v, err := ctx.App("llm")
+	if err != nil {
+		return nil, fmt.Errorf("loading llm app: %w", err)
+	}
+	a, ok := v.(*App)
+	if !ok {
+		return nil, errors.New("llm app has an unexpected type")
+	}
+	return a, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

@@ -1,0 +1,230 @@
+package llmapp
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("llm", parseGlobalOption)
+}
+
+// parseGlobalOption sets up the `llm` app from the global option:
+//
+//	llm {
+//		database_url             <url>...
+//		database_max_conns       <n>
+//		database_min_conns       <n>
+//		database_connect_timeout <duration>
+//		database_query_timeout   <duration>
+//		redis_url                <url>...
+//		redis_pool_size          <n>
+//		redis_timeout            <duration>
+//		redis_dial_timeout       <duration>
+//	}
+//
+// `database_url` and `redis_url` take the first non-empty of their arguments,
+// so that `database_url {$DATABASE_URL} {$DB_POSTGRESQL_WRITE_DSN}` honours
+// both variable names; no non-empty argument leaves the part embedded.
+func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	app := new(App)
+	if existing != nil {
+		if prev, ok := existing.(httpcaddyfile.App); ok {
+			if err := json.Unmarshal(prev.Value, app); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "llm", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from Caddyfile tokens; see
+// parseGlobalOption for the syntax.
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		var err error
+		switch d.Val() {
+		case "database_url":
+			a.DatabaseURL = firstNonEmptyArg(d)
+		case "database_max_conns":
+			a.DatabaseMaxConns, err = int32Arg(d)
+		case "database_min_conns":
+			a.DatabaseMinConns, err = int32Arg(d)
+		case "database_connect_timeout":
+			a.DatabaseConnectTimeout, err = durationArg(d)
+		case "database_query_timeout":
+			a.DatabaseQueryTimeout, err = durationArg(d)
+		case "redis_url":
+			a.RedisURL = firstNonEmptyArg(d)
+		case "redis_pool_size":
+			var n int32
+			n, err = int32Arg(d)
+			a.RedisPoolSize = int(n)
+		case "redis_timeout":
+			a.RedisTimeout, err = durationArg(d)
+		case "redis_dial_timeout":
+			a.RedisDialTimeout, err = durationArg(d)
+		default:
+			err = a.unmarshalMore(d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarshalMore handles the subdirectives that are not about storage.
+func (a *App) unmarshalMore(d *caddyfile.Dispenser) error {
+	switch d.Val() {
+	case "auth":
+		if a.Auth == nil {
+			a.Auth = new(AuthConfig)
+		}
+		return a.Auth.unmarshalCaddyfile(d)
+	}
+	return d.Errf("unrecognized llm option '%s'", d.Val())
+}
+
+// unmarshalCaddyfile reads the auth block:
+//
+//	auth {
+//		issuer          <iss>
+//		access_ttl      <duration>
+//		refresh_ttl     <duration>
+//		key_rotation    <duration>
+//		revocation_poll <duration>
+//		oidc {
+//			jwks_url          <url>...
+//			keycloak_base_url <url>...
+//			keycloak_realm    <realm>
+//			issuer            <iss>...
+//			audience          <aud>...
+//			algorithms        <alg>...
+//			leeway            <duration>
+//		}
+//	}
+//
+// Arguments marked ... take the first non-empty one, so unset environment
+// variables leave an option unset; OIDC is off without a key set URL.
+func (c *AuthConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "issuer":
+			c.Issuer = firstNonEmptyArg(d)
+		case "access_ttl":
+			c.AccessTTL, err = durationArg(d)
+		case "refresh_ttl":
+			c.RefreshTTL, err = durationArg(d)
+		case "key_rotation":
+			c.KeyRotation, err = durationArg(d)
+		case "revocation_poll":
+			c.RevocationPoll, err = durationArg(d)
+		case "oidc":
+			if c.OIDC == nil {
+				c.OIDC = new(OIDCConfig)
+			}
+			err = c.OIDC.unmarshalCaddyfile(d)
+		default:
+			err = d.Errf("unrecognized auth option '%s'", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *OIDCConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "jwks_url":
+			o.JWKSURL = firstNonEmptyArg(d)
+		case "keycloak_base_url":
+			o.KeycloakBaseURL = firstNonEmptyArg(d)
+		case "keycloak_realm":
+			o.KeycloakRealm = firstNonEmptyArg(d)
+		case "issuer":
+			o.Issuer = firstNonEmptyArg(d)
+		case "audience":
+			o.Audience = firstNonEmptyArg(d)
+		case "algorithms":
+			o.Algorithms = nil
+			for d.NextArg() {
+				if d.Val() != "" {
+					o.Algorithms = append(o.Algorithms, d.Val())
+				}
+			}
+		case "leeway":
+			o.Leeway, err = durationArg(d)
+		default:
+			err = d.Errf("unrecognized oidc option '%s'", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// firstNonEmptyArg returns the first non-empty remaining argument on the
+// line (environment placeholders that are unset expand to empty strings).
+func firstNonEmptyArg(d *caddyfile.Dispenser) string {
+	var first string
+	for d.NextArg() {
+		if first == "" && d.Val() != "" {
+			first = d.Val()
+		}
+	}
+	return first
+}
+
+func int32Arg(d *caddyfile.Dispenser) (int32, error) {
+	name := d.Val()
+	if !d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	n, err := strconv.ParseInt(d.Val(), 10, 32)
+	if err != nil || n < 0 {
+		return 0, d.Errf("'%s' needs a non-negative whole number, got '%s'", name, d.Val())
+	}
+	if d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	return int32(n), nil
+}
+
+func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	name := d.Val()
+	if !d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(d.Val())
+	if err != nil {
+		return 0, d.Errf("'%s': parsing duration: %v", name, err)
+	}
+	if d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	return caddy.Duration(dur), nil
+}

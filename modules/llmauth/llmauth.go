@@ -1,0 +1,140 @@
+// Package llmauth holds the `llm_auth` handler: it authenticates requests
+// with the llm app's auth service (gateway tokens, OIDC tokens, API keys) and
+// hands the principal to the handlers after it.
+package llmauth
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-llm/gateway/handlers"
+	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/auth"
+	"github.com/caddy-llm/gateway/handlers/principal"
+	"github.com/caddy-llm/gateway/modules/llmapp"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler authenticates every request. A request with valid credentials
+// goes on with its principal in the context, in the placeholders
+// {http.auth.user.id}, {http.auth.user.kind} and {http.auth.user.method},
+// and in the response headers X-Auth-Method, X-Principal-Id and X-User-ID.
+// A request without credentials goes on only to public routes (health,
+// version, guest login, token refresh, the JWKS, and PublicPaths); others
+// get 401. Invalid credentials are a 401 too, except on public routes, which
+// ignore them (a refresh token sent as a Bearer token is not an access
+// token).
+//
+// Identity headers a client sends itself (X-User-*, X-Consumer-*,
+// X-Auth-Method, X-Principal-Id) are removed before anything reads them.
+type Handler struct {
+	// PublicPaths are more paths that need no credentials. A path ending
+	// in "*" is a prefix.
+	PublicPaths []string `json:"public_paths,omitempty"`
+
+	app    *llmapp.App
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.llm_auth",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision gets the llm app.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	app, err := llmapp.FromContext(ctx)
+	if err != nil {
+		return err
+	}
+	h.app = app
+	return nil
+}
+
+// ServeHTTP authenticates the request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	stripIdentityHeaders(r.Header)
+	leave := h.app.Enter()
+	defer leave()
+
+	p, err := h.app.AuthService().Authenticate(r)
+	public := h.isPublic(r)
+	if err != nil && !public {
+		writeUnauthorized(w, err)
+		return nil
+	}
+	if p == nil {
+		if public {
+			return next.ServeHTTP(w, r)
+		}
+		writeUnauthorized(w, auth.MissingCredentials())
+		return nil
+	}
+
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set("http.auth.user.id", p.UserPublicID)
+		repl.Set("http.auth.user.kind", p.Kind)
+		repl.Set("http.auth.user.method", p.Method)
+	}
+	hdr := w.Header()
+	hdr.Set("X-Auth-Method", p.Method)
+	hdr.Set("X-Principal-Id", p.UserPublicID)
+	hdr.Set("X-User-ID", p.UserPublicID)
+	return next.ServeHTTP(w, r.WithContext(principal.With(r.Context(), p)))
+}
+
+func (h *Handler) isPublic(r *http.Request) bool {
+	path := r.URL.Path
+	if handlers.IsPublicPath(path) || auth.IsPublic(r.Method, path) {
+		return true
+	}
+	for _, p := range h.PublicPaths {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(path, prefix) {
+				return true
+			}
+		} else if path == p {
+			return true
+		}
+	}
+	return false
+}
+
+// stripIdentityHeaders removes headers through which a client could pose as
+// someone else to anything behind the gateway.
+func stripIdentityHeaders(h http.Header) {
+	for name := range h {
+		if strings.HasPrefix(name, "X-User-") || strings.HasPrefix(name, "X-Consumer-") ||
+			name == "X-Auth-Method" || name == "X-Principal-Id" || name == "X-User-Id" {
+			delete(h, name)
+		}
+	}
+}
+
+func writeUnauthorized(w http.ResponseWriter, err error) {
+	e, ok := err.(*apierr.Error)
+	if !ok {
+		e = apierr.New(http.StatusUnauthorized, "invalid_credentials", "invalid credentials")
+	}
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="llm", error="invalid_token"`)
+	}
+	apierr.Write(w, e)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,214 @@
+// Package llmratelimit holds the `llm_rate_limit` handler: GCRA rate limits
+// per principal tier or per client IP, kept in Redis (exact across replicas)
+// or, without Redis, in process.
+package llmratelimit
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/principal"
+	"github.com/caddy-llm/gateway/handlers/ratelimit"
+	"github.com/caddy-llm/gateway/modules/llmapp"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Keys a limit can be counted by.
+const (
+	ByPrincipal = "principal"
+	ByIP        = "ip"
+)
+
+// Handler limits the rate of the requests it sees. Put it after `llm_auth`
+// when it counts by principal, and use a matcher to choose the routes it
+// covers. Every response it lets through carries X-RateLimit-Limit,
+// X-RateLimit-Remaining and X-RateLimit-Reset (epoch seconds); a per-IP limit
+// also sets X-RateLimit-Limit-Minute and X-RateLimit-Remaining-Minute. A
+// refused request gets 429 with Retry-After.
+type Handler struct {
+	// By is what requests are counted by: "principal" (the default: the
+	// tier of the authenticated principal's kind) or "ip" (Caddy's client
+	// IP, which honours the server's trusted_proxies).
+	By string `json:"by,omitempty"`
+	// Limit is the limit of a per-IP handler, and of principal kinds that
+	// have no tier, written like "100/1m" or "1000/hour".
+	Limit string `json:"limit,omitempty"`
+	// Tiers maps principal kinds (guest, user, api_key) to their limits.
+	Tiers map[string]string `json:"tiers,omitempty"`
+	// FailClosed refuses requests with 503 while the limiter's store
+	// (Redis) cannot be asked. The default, fail open, lets them through
+	// and logs it at most once per 10 seconds.
+	FailClosed bool `json:"fail_closed,omitempty"`
+	// Name keeps this handler's counters apart from other handlers' that
+	// count by the same key (default: the value of By).
+	Name string `json:"name,omitempty"`
+
+	limit   *ratelimit.Limit
+	tiers   map[string]ratelimit.Limit
+	limiter *ratelimit.Guarded
+	prefix  string
+	app     *llmapp.App
+	logger  *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.llm_rate_limit",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision parses the limits and picks the limiter.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.By == "" {
+		h.By = ByPrincipal
+	}
+	if h.Name == "" {
+		h.Name = h.By
+	}
+	h.prefix = h.Name + ":"
+	if h.Limit != "" {
+		l, err := parseLimit(h.Name, h.Limit)
+		if err != nil {
+			return err
+		}
+		h.limit = &l
+	}
+	h.tiers = make(map[string]ratelimit.Limit, len(h.Tiers))
+	for kind, spec := range h.Tiers {
+		l, err := parseLimit(h.Name+"/"+kind, spec)
+		if err != nil {
+			return err
+		}
+		h.tiers[kind] = l
+	}
+	app, err := llmapp.FromContext(ctx)
+	if err != nil {
+		return err
+	}
+	h.app = app
+	policy := ratelimit.FailOpen
+	if h.FailClosed {
+		policy = ratelimit.FailClosed
+	}
+	h.limiter = &ratelimit.Guarded{
+		Limiter: app.Limiter(),
+		Policy:  policy,
+		Logger:  h.logger,
+		OnError: app.Metrics().RateLimitError,
+	}
+	return nil
+}
+
+// Validate checks the configuration.
+func (h *Handler) Validate() error {
+	switch h.By {
+	case ByIP:
+		if h.limit == nil {
+			return fmt.Errorf("llm_rate_limit by ip needs a limit")
+		}
+		if len(h.tiers) > 0 {
+			return fmt.Errorf("llm_rate_limit by ip takes no tiers")
+		}
+	case ByPrincipal:
+		if h.limit == nil && len(h.tiers) == 0 {
+			return fmt.Errorf("llm_rate_limit by principal needs tiers or a limit")
+		}
+		for kind := range h.tiers {
+			switch kind {
+			case principal.KindGuest, principal.KindUser, principal.KindAPIKey:
+			default:
+				return fmt.Errorf("llm_rate_limit: unknown tier %q (want guest, user or api_key)", kind)
+			}
+		}
+	default:
+		return fmt.Errorf("llm_rate_limit: by must be %q or %q, not %q", ByPrincipal, ByIP, h.By)
+	}
+	return nil
+}
+
+// ServeHTTP counts the request and refuses it when over its limit.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	key, limit, ok := h.keyAndLimit(r)
+	if !ok {
+		return next.ServeHTTP(w, r)
+	}
+	leave := h.app.Enter()
+	res, err := h.limiter.Allow(r.Context(), key, limit)
+	leave()
+	h.app.Metrics().RateLimitDecision(h.Name, res.Allowed, err != nil || res.Degraded)
+	if err != nil {
+		apierr.Write(w, ratelimit.UnavailableError())
+		return nil
+	}
+	ratelimit.WriteHeaders(w.Header(), res, h.By == ByIP)
+	if !res.Allowed {
+		apierr.Write(w, ratelimit.ExceededError(res))
+		return nil
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// keyAndLimit returns the counter key and limit of the request; ok is false
+// when no limit applies (no principal, or a kind without tier or limit).
+func (h *Handler) keyAndLimit(r *http.Request) (string, ratelimit.Limit, bool) {
+	if h.By == ByIP {
+		return h.prefix + ratelimit.IPKey(clientIP(r)), *h.limit, true
+	}
+	p := principal.From(r.Context())
+	if p == nil {
+		return "", ratelimit.Limit{}, false
+	}
+	limit, ok := h.tiers[p.Kind]
+	if !ok {
+		if h.limit == nil {
+			return "", ratelimit.Limit{}, false
+		}
+		limit = *h.limit
+	}
+	return h.prefix + ratelimit.PrincipalKey(p), limit, true
+}
+
+// clientIP is Caddy's client IP: the peer's address, or the one a trusted
+// proxy forwarded (the server's trusted_proxies decide).
+func clientIP(r *http.Request) netip.Addr {
+	if s, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok {
+		if ip, err := netip.ParseAddr(s); err == nil {
+			return ip
+		}
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr()
+	}
+	return netip.Addr{}
+}
+
+func parseLimit(name, spec string) (ratelimit.Limit, error) {
+	l, err := ratelimit.ParseLimit(spec)
+	if err != nil {
+		return l, fmt.Errorf("llm_rate_limit %s: %w", name, err)
+	}
+	l.Name = name
+	if err := l.Validate(); err != nil {
+		return l, fmt.Errorf("llm_rate_limit %s: %w", name, err)
+	}
+	return l, nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

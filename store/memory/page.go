@@ -1,0 +1,42 @@
+package memory
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/caddy-llm/gateway/store"
+)
+
+// page selects one page of recs, which are in ascending key order, as
+// opts asks. after is the key of the cursor record when hasAfter is set; the
+// caller has already checked that the cursor names a record of the listing.
+// A Limit of zero or less returns every remaining record. The copy function
+// runs while the caller still holds s.mu.
+func page[T any, R any](recs []T, key func(T) int64, opts store.ListOptions, after int64, hasAfter bool, copyRec func(T) R) (store.Page[R], error) {
+	desc := opts.Order != store.OrderAsc
+	// start is the index of the first record of the page; step walks the
+	// listing's order.
+	start, step := 0, 1
+	if desc {
+		start, step = len(recs)-1, -1
+	}
+	if hasAfter {
+		i := sort.Search(len(recs), func(i int) bool { return key(recs[i]) >= after })
+		if i == len(recs) || key(recs[i]) != after {
+			return store.Page[R]{}, fmt.Errorf("listing: %w", store.ErrInvalidCursor)
+		}
+		start = i + step
+	}
+	var out []R
+	i := start
+	for ; i >= 0 && i < len(recs); i += step {
+		if opts.Limit > 0 && len(out) == opts.Limit {
+			break
+		}
+		out = append(out, copyRec(recs[i]))
+	}
+	if out == nil {
+		out = []R{}
+	}
+	return store.Page[R]{Items: out, HasMore: i >= 0 && i < len(recs)}, nil
+}
