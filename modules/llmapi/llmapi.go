@@ -11,7 +11,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers"
+	"github.com/caddy-llm/gateway/handlers/chat"
 	"github.com/caddy-llm/gateway/handlers/conversations"
+	"github.com/caddy-llm/gateway/handlers/models"
 	"github.com/caddy-llm/gateway/handlers/projects"
 	"github.com/caddy-llm/gateway/handlers/settings"
 	"github.com/caddy-llm/gateway/modules/llmapp"
@@ -55,6 +57,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		&conversations.Handler{Store: st, Logger: h.logger.Named("conversations")},
 		&projects.Handler{Store: st, Logger: h.logger.Named("projects")},
 		&settings.Handler{Store: st, Logger: h.logger.Named("settings")},
+		&chat.Handler{
+			Router:   app.Router(),
+			Logger:   h.logger.Named("chat"),
+			Observer: chatObserver{metrics: app.Metrics()},
+		},
+		&models.Handler{Router: app.Router()},
 	)
 	return nil
 }

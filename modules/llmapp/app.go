@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/auth"
+	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/ratelimit"
 	"github.com/caddy-llm/gateway/store"
 )
@@ -37,7 +39,10 @@ const (
 // an in-memory store and no Redis.
 type App struct {
 	// DatabaseURL is the PostgreSQL connection URL. Empty selects the
-	// embedded in-memory store, whose data does not survive a restart.
+	// embedded in-memory store, whose data does not survive a restart. It
+	// may hold runtime placeholders ({env.DATABASE_URL}), which keep the
+	// password out of the JSON config, and several space-separated
+	// candidates, of which the first non-empty one is used.
 	DatabaseURL string `json:"database_url,omitempty"`
 	// DatabaseMaxConns bounds the PostgreSQL connection pool (default 20).
 	DatabaseMaxConns int32 `json:"database_max_conns,omitempty"`
@@ -50,6 +55,7 @@ type App struct {
 
 	// RedisURL is the Redis URL (redis:// or rediss://). Empty means no
 	// Redis: rate limits are kept in process, exact for one node only.
+	// Placeholders and candidates work as for DatabaseURL.
 	RedisURL string `json:"redis_url,omitempty"`
 	// RedisPoolSize bounds the Redis connection pool (default: go-redis's).
 	RedisPoolSize int `json:"redis_pool_size,omitempty"`
@@ -62,15 +68,34 @@ type App struct {
 	// Auth configures authentication: gateway tokens, API keys, OIDC.
 	Auth *AuthConfig `json:"auth,omitempty"`
 
-	auth     *auth.Service
-	authKey  authKey
-	store    store.Store
-	storeKey storeKey
-	redis    *redis.Client
-	limiter  ratelimit.Limiter
-	redisKey redisKey
-	gate     *inflightGate
-	logger   *zap.Logger
+	// Providers are the model providers. None configured means the
+	// built-in mock provider.
+	Providers []ProviderConfig `json:"providers,omitempty"`
+	// Models are the public models and their deployments. Models the
+	// providers declare or discover are served without being listed here.
+	Models []ModelConfig `json:"models,omitempty"`
+	// DiscoveryInterval is how often providers that discover their models
+	// ask their upstream again (default 5m).
+	DiscoveryInterval caddy.Duration `json:"discovery_interval,omitempty"`
+	// FailureThreshold is the number of consecutive failures after which a
+	// deployment cools down (default 3).
+	FailureThreshold int `json:"failure_threshold,omitempty"`
+	// Cooldown is how long a failing deployment is tried only after the
+	// healthy ones (default 30s).
+	Cooldown caddy.Duration `json:"cooldown,omitempty"`
+
+	router        *provider.Router
+	providerKeys  []providerKey
+	providerNames []string
+	auth          *auth.Service
+	authKey       authKey
+	store         store.Store
+	storeKey      storeKey
+	redis         *redis.Client
+	limiter       ratelimit.Limiter
+	redisKey      redisKey
+	gate          *inflightGate
+	logger        *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -89,14 +114,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
 
+	repl := caddy.NewReplacer()
+	databaseURL := firstCandidate(repl, a.DatabaseURL)
+	redisURL := firstCandidate(repl, a.RedisURL)
 	a.storeKey = storeKey{
-		URL:            a.DatabaseURL,
+		URL:            databaseURL,
 		MaxConns:       orDefault(a.DatabaseMaxConns, defaultDBMaxConns),
 		MinConns:       a.DatabaseMinConns,
 		ConnectTimeout: orDefault(time.Duration(a.DatabaseConnectTimeout), defaultDBConnectTimeout),
 		QueryTimeout:   orDefault(time.Duration(a.DatabaseQueryTimeout), defaultDBQueryTimeout),
 	}
-	if a.DatabaseURL == "" {
+	if databaseURL == "" {
 		a.storeKey = storeKey{} // the embedded store has one key whatever the tuning
 	}
 	st, err := acquireStore(ctx, a.storeKey, a.logger)
@@ -108,26 +136,27 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.authKey = authKeyFor(a.storeKey, a.Auth)
 	svc, err := acquireAuth(a.authKey, st, a.Auth.serviceConfig(a.logger.Named("auth")))
 	if err != nil {
-		releaseStore(a.storeKey)
-		return err
+		return err // Cleanup, which Caddy calls after a failed Provision, releases the rest
 	}
 	a.auth = svc
 
-	if a.RedisURL != "" {
+	if redisURL != "" {
 		a.redisKey = redisKey{
-			URL:         a.RedisURL,
+			URL:         redisURL,
 			PoolSize:    a.RedisPoolSize,
 			DialTimeout: orDefault(time.Duration(a.RedisDialTimeout), defaultRedisDialTimeout),
 			Timeout:     orDefault(time.Duration(a.RedisTimeout), defaultRedisTimeout),
 		}
 		rc, err := acquireRedis(a.redisKey, a.logger.Named("ratelimit"))
 		if err != nil {
-			releaseAuth(a.authKey)
-			releaseStore(a.storeKey)
 			return fmt.Errorf("connecting to redis: %w", err)
 		}
 		a.redis = rc.client
 		a.limiter = rc.limiter
+	}
+
+	if err := a.provisionProviders(ctx); err != nil {
+		return err
 	}
 	return nil
 }
@@ -135,7 +164,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 // Start logs which parts run embedded, so nobody mistakes the zero-config
 // defaults for a durable deployment.
 func (a *App) Start() error {
-	if a.DatabaseURL == "" {
+	if a.storeKey.URL == "" {
 		a.logger.Warn("using the embedded in-memory store: users, keys and conversations do not survive a restart; set DATABASE_URL for PostgreSQL")
 	} else {
 		a.logger.Info("using PostgreSQL store")
@@ -145,6 +174,7 @@ func (a *App) Start() error {
 	} else {
 		a.logger.Info("using Redis for rate limits")
 	}
+	a.logger.Info("model providers", zap.Strings("providers", a.providerNames), zap.Int("models", len(a.router.Models())))
 	return nil
 }
 
@@ -152,13 +182,18 @@ func (a *App) Start() error {
 // config's requests are done.
 func (a *App) Stop() error { return nil }
 
-// Cleanup releases the app's shared resources after its last request.
+// Cleanup releases the app's shared resources after its last request. Caddy
+// also calls it after a failed Provision; release handles what was acquired
+// and runs once.
 func (a *App) Cleanup() error {
-	a.gate.close()
+	if a.gate != nil {
+		a.gate.close()
+	}
 	return nil
 }
 
 func (a *App) release() {
+	a.releaseProviders()
 	if a.auth != nil {
 		releaseAuth(a.authKey)
 	}
@@ -183,6 +218,9 @@ func (a *App) Store() store.Store { return a.store }
 
 // AuthService returns the authentication service.
 func (a *App) AuthService() *auth.Service { return a.auth }
+
+// Router returns the model router.
+func (a *App) Router() *provider.Router { return a.router }
 
 // Metrics returns the gateway's metrics.
 func (a *App) Metrics() *Metrics { return metrics }
@@ -230,6 +268,17 @@ func FromContext(ctx caddy.Context) (*App, error) {
 		return nil, errors.New("llm app has an unexpected type")
 	}
 	return a, nil
+}
+
+// firstCandidate expands runtime placeholders in a space-separated list of
+// candidates and returns the first non-empty one.
+func firstCandidate(repl *caddy.Replacer, candidates string) string {
+	for _, c := range strings.Fields(candidates) {
+		if v := repl.ReplaceAll(c, ""); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func orDefault[T comparable](v, def T) T {

@@ -3,6 +3,7 @@ package llmapp
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -57,7 +58,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch d.Val() {
 		case "database_url":
-			a.DatabaseURL = firstNonEmptyArg(d)
+			a.DatabaseURL = candidatesArg(d)
 		case "database_max_conns":
 			a.DatabaseMaxConns, err = int32Arg(d)
 		case "database_min_conns":
@@ -67,7 +68,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "database_query_timeout":
 			a.DatabaseQueryTimeout, err = durationArg(d)
 		case "redis_url":
-			a.RedisURL = firstNonEmptyArg(d)
+			a.RedisURL = candidatesArg(d)
 		case "redis_pool_size":
 			var n int32
 			n, err = int32Arg(d)
@@ -89,6 +90,22 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // unmarshalMore handles the subdirectives that are not about storage.
 func (a *App) unmarshalMore(d *caddyfile.Dispenser) error {
 	switch d.Val() {
+	case "provider":
+		return a.unmarshalProvider(d)
+	case "model":
+		return a.unmarshalModel(d)
+	case "discovery_interval":
+		var err error
+		a.DiscoveryInterval, err = durationArg(d)
+		return err
+	case "cooldown":
+		var err error
+		a.Cooldown, err = durationArg(d)
+		return err
+	case "failure_threshold":
+		n, err := int32Arg(d)
+		a.FailureThreshold = int(n)
+		return err
 	case "auth":
 		if a.Auth == nil {
 			a.Auth = new(AuthConfig)
@@ -184,6 +201,127 @@ func (o *OIDCConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// candidatesArg returns the non-empty remaining arguments joined by spaces:
+// candidates of which the first that is non-empty after runtime placeholders
+// ({env.X}) are expanded is used.
+func candidatesArg(d *caddyfile.Dispenser) string {
+	var args []string
+	for d.NextArg() {
+		if d.Val() != "" {
+			args = append(args, d.Val())
+		}
+	}
+	return strings.Join(args, " ")
+}
+
+// unmarshalProvider reads
+//
+//	provider <id> <kind> {
+//		<the kind's options>
+//	}
+//
+// where kind is openai, anthropic or mock (module llm.providers.<kind>).
+func (a *App) unmarshalProvider(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return d.Errf("provider takes an id and a kind: provider <id> openai|anthropic|mock { … }")
+	}
+	id, kind := args[0], args[1]
+	// The module reads its block from a dispenser of its own segment,
+	// starting again at the "provider" token.
+	d.Prev()
+	d.Prev()
+	mod, err := caddyfile.UnmarshalModule(d, "llm.providers."+kind)
+	if err != nil {
+		return err
+	}
+	a.Providers = append(a.Providers, ProviderConfig{
+		ID:          id,
+		ProviderRaw: caddyconfig.JSONModuleObject(mod, "kind", kind, nil),
+	})
+	return nil
+}
+
+// unmarshalModel reads
+//
+//	model <id> {
+//		deployment           <provider id> [<upstream model>]
+//		owned_by             <owner>
+//		display_name         <name>
+//		context_length       <n>
+//		max_output_tokens    <n>
+//		streaming|tools|vision true|false
+//		supported_parameters <name>...
+//	}
+func (a *App) unmarshalModel(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	m := ModelConfig{ID: d.Val()}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		var err error
+		switch opt {
+		case "deployment":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Errf("deployment takes a provider id and optionally the upstream's model name")
+			}
+			dep := DeploymentConfig{Provider: args[0]}
+			if len(args) == 2 {
+				dep.Model = args[1]
+			}
+			m.Deployments = append(m.Deployments, dep)
+		case "owned_by", "display_name":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if opt == "owned_by" {
+				m.OwnedBy = d.Val()
+			} else {
+				m.DisplayName = d.Val()
+			}
+		case "context_length", "max_output_tokens":
+			var n int32
+			if n, err = int32Arg(d); err == nil {
+				if opt == "context_length" {
+					m.ContextLength = int(n)
+				} else {
+					m.MaxOutputTokens = int(n)
+				}
+			}
+		case "streaming", "tools", "vision":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			v, perr := strconv.ParseBool(d.Val())
+			if perr != nil {
+				return d.Errf("%s takes true or false", opt)
+			}
+			switch opt {
+			case "streaming":
+				m.Streaming = &v
+			case "tools":
+				m.Tools = &v
+			case "vision":
+				m.Vision = &v
+			}
+		case "supported_parameters":
+			m.SupportedParameters = d.RemainingArgs()
+		default:
+			return d.Errf("unrecognized model option '%s'", opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	a.Models = append(a.Models, m)
 	return nil
 }
 

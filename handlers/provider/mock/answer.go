@@ -99,22 +99,27 @@ func firstStop(text string, stops []string) int {
 	return first
 }
 
-// splitWords splits text into words, each keeping the spaces before it, so
-// that the pieces concatenate back to text exactly.
+// splitWords splits text into words, each keeping the spaces before it (and
+// the last one the spaces after it), so that the pieces concatenate back to
+// text exactly.
 func splitWords(text string) []string {
 	var pieces []string
 	start := 0
-	inWord := false
+	prevSpace := true
 	for i, r := range text {
 		space := unicode.IsSpace(r)
-		if !space && !inWord && i > start && strings.TrimSpace(text[start:i]) != "" {
+		if space && !prevSpace && strings.TrimSpace(text[start:i]) != "" {
 			pieces = append(pieces, text[start:i])
 			start = i
 		}
-		inWord = !space
+		prevSpace = space
 	}
-	if start < len(text) {
-		pieces = append(pieces, text[start:])
+	if rest := text[start:]; rest != "" {
+		if strings.TrimSpace(rest) == "" && len(pieces) > 0 {
+			pieces[len(pieces)-1] += rest
+		} else {
+			pieces = append(pieces, rest)
+		}
 	}
 	return pieces
 }
