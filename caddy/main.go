@@ -13,8 +13,8 @@ import (
 	_ "github.com/caddy-llm/gateway/modules/llmapp"
 	_ "github.com/caddy-llm/gateway/modules/llmauth"
 	_ "github.com/caddy-llm/gateway/modules/llmratelimit"
-	_ "github.com/caddy-llm/gateway/modules/providers"
 	_ "github.com/caddy-llm/gateway/modules/logtext"
+	_ "github.com/caddy-llm/gateway/modules/providers"
 )
 
 func main() {
