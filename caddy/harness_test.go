@@ -47,6 +47,9 @@ func adapt(t testing.TB, caddyfile string) []byte {
 		t.Fatalf("adapting Caddyfile: %v\n%s", err, caddyfile)
 	}
 	for _, w := range warnings {
+		if strings.Contains(w.Message, "not formatted") {
+			continue // test Caddyfiles are rendered from templates
+		}
 		t.Logf("Caddyfile warning: %s", w.String())
 	}
 	return cfg

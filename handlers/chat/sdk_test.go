@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/provider/mock"
+	provopenai "github.com/caddy-llm/gateway/handlers/provider/openai"
 	"github.com/caddy-llm/gateway/handlers/provider/providertest"
 )
 
@@ -262,7 +263,7 @@ func TestSDKTypedErrors(t *testing.T) {
 		providertest.WriteJSON(w, http.StatusTooManyRequests, providertest.ErrorBody("Rate limit reached for sk-upstream-secret", "requests", "rate_limit_exceeded"))
 	}))
 	g := newGateway(t, []provider.Provider{
-		openAIProvider(t, "busy", limited.URL),
+		openAIProvider(t, "busy", limited.URL, func(c *provopenai.Config) { c.ModelMap = nil }),
 		mockProvider(t, mock.Config{}),
 	}, provider.RouterConfig{Models: []provider.ModelConfig{{ID: "busy-model", Deployments: []provider.DeploymentConfig{{Provider: "busy", Model: "x"}}}}})
 

@@ -71,6 +71,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	leave := h.app.Enter()
 	defer leave()
+	requestID(w, r)
 	h.api.ServeHTTP(w, r)
 	return nil
 }

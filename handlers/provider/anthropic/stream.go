@@ -25,8 +25,9 @@ func (p *Provider) ChatCompletionStream(ctx context.Context, req *provider.Reque
 	}
 	resp, err := p.client.Do(hreq)
 	if err != nil {
+		perr := provider.ErrorFromTransport(ctx, err) // before Stop cancels ctx
 		wd.Stop()
-		return nil, provider.ErrorFromTransport(ctx, err)
+		return nil, perr
 	}
 	if resp.StatusCode != http.StatusOK {
 		perr := provider.ErrorFromStatus(resp.StatusCode, resp.Header, upstream.ReadError(resp.Body), req.UpstreamModel, req.Model.ID)

@@ -413,12 +413,21 @@ func TestConnectRefused(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	p, _, req := route(t, Config{ID: "up", BaseURL: "http://" + addr, ModelMap: map[string]string{"jan-v1-4b": ""}},
-		`{"model":"jan-v1-4b","messages":[{"role":"user","content":"Hi"}]}`)
-	_, err = p.ChatCompletion(context.Background(), req)
-	var pe *provider.Error
-	if !errors.As(err, &pe) || pe.Kind != provider.KindConnect {
-		t.Fatalf("err = %v, want a connect error", err)
+	for _, stream := range []bool{false, true} {
+		body := `{"model":"jan-v1-4b","messages":[{"role":"user","content":"Hi"}]}`
+		if stream {
+			body = `{"model":"jan-v1-4b","messages":[{"role":"user","content":"Hi"}],"stream":true}`
+		}
+		p, _, req := route(t, Config{ID: "up", BaseURL: "http://" + addr, ModelMap: map[string]string{"jan-v1-4b": ""}}, body)
+		if stream {
+			_, err = p.ChatCompletionStream(context.Background(), req)
+		} else {
+			_, err = p.ChatCompletion(context.Background(), req)
+		}
+		var pe *provider.Error
+		if !errors.As(err, &pe) || pe.Kind != provider.KindConnect {
+			t.Errorf("stream=%v: err = %v, want a connect error", stream, err)
+		}
 	}
 }
 

@@ -28,8 +28,9 @@ func (p *Provider) ChatCompletionStream(ctx context.Context, req *provider.Reque
 	}
 	resp, err := p.client.Do(hreq)
 	if err != nil {
+		perr := provider.ErrorFromTransport(ctx, err) // before Stop cancels ctx
 		wd.Stop()
-		return nil, provider.ErrorFromTransport(ctx, err)
+		return nil, perr
 	}
 	if resp.StatusCode != http.StatusOK {
 		perr := p.statusError(resp, req)
