@@ -56,6 +56,17 @@ const maxLine = 1 << 20
 // Read reads body to its end and returns the stream's stats, appending the
 // gaps between consecutive content events to gaps.
 func (sr *StreamReader) Read(body io.Reader, gaps []time.Duration) (StreamStats, []time.Duration, error) {
+	return sr.read(body, gaps, false)
+}
+
+// ReadFirstContent reads body until its first content event and returns
+// the stats so far; the rest of the stream is left unread.
+func (sr *StreamReader) ReadFirstContent(body io.Reader) (StreamStats, error) {
+	stats, _, err := sr.read(body, nil, true)
+	return stats, err
+}
+
+func (sr *StreamReader) read(body io.Reader, gaps []time.Duration, untilContent bool) (StreamStats, []time.Duration, error) {
 	if sr.buf == nil {
 		sr.buf = make([]byte, 32<<10)
 	}
@@ -72,6 +83,9 @@ func (sr *StreamReader) Read(body io.Reader, gaps []time.Duration) (StreamStats,
 			sr.stats.Reads++
 			if perr := sr.feed(sr.buf[:n], at, sr.stats.Reads, &gaps); perr != nil {
 				return sr.stats, gaps, perr
+			}
+			if untilContent && sr.stats.Content > 0 {
+				return sr.stats, gaps, nil
 			}
 		}
 		if errors.Is(err, io.EOF) {
