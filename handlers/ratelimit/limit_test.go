@@ -84,9 +84,9 @@ func TestPrincipalKey(t *testing.T) {
 		p    principal.Principal
 		want string
 	}{
-		{principal.Principal{UserID: 7, Kind: principal.KindUser}, "user:7"},
-		{principal.Principal{UserID: 9, Kind: principal.KindGuest}, "user:9"},
-		{principal.Principal{UserID: 7, Kind: principal.KindAPIKey, APIKeyID: 42}, "key:42"},
+		{principal.Principal{UserID: 7, UserPublicID: "usr_a", Kind: principal.KindUser}, "user:usr_a"},
+		{principal.Principal{UserID: 9, UserPublicID: "usr_b", Kind: principal.KindGuest}, "user:usr_b"},
+		{principal.Principal{UserID: 7, UserPublicID: "usr_a", Kind: principal.KindAPIKey, APIKeyID: 42}, "key:usr_a:42"},
 	}
 	for _, tt := range tests {
 		if got := PrincipalKey(&tt.p); got != tt.want {

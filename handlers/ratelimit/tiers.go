@@ -44,15 +44,19 @@ func (t *Tiers) For(kind string) (Limit, bool) {
 }
 
 // PrincipalKey returns the bucket key of a principal: one bucket per API key
-// for API-key principals ("key:<id>"), one per user otherwise ("user:<id>",
-// for guests too: their tier differs by its limit, not by its key).
+// for API-key principals ("key:<user public id>:<key id>"), one per user
+// otherwise ("user:<user public id>", for guests too: their tier differs by
+// its limit, not by its key). Public ids are random, so a bucket can never be
+// inherited by another user, not even after the embedded store restarted
+// its internal id sequence.
 func PrincipalKey(p *principal.Principal) string {
-	var buf [32]byte
+	var buf [80]byte
 	var b []byte
 	if p.Kind == principal.KindAPIKey {
-		b = strconv.AppendInt(append(buf[:0], "key:"...), p.APIKeyID, 10)
+		b = append(append(append(buf[:0], "key:"...), p.UserPublicID...), ':')
+		b = strconv.AppendInt(b, p.APIKeyID, 10)
 	} else {
-		b = strconv.AppendInt(append(buf[:0], "user:"...), p.UserID, 10)
+		b = append(append(buf[:0], "user:"...), p.UserPublicID...)
 	}
 	return string(b)
 }
