@@ -44,7 +44,7 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	metrics := string(body)
 	for series, want := range map[string]float64{
 		`llm_gateway_chat_requests_total{model="jan-v1-4b",provider="mock",status="200",stream="false"}`: 3,
-		`llm_gateway_tokens_total{direction="completion",model="jan-v1-4b",provider="mock"}`:            15,
+		`llm_gateway_tokens_total{direction="completion",model="jan-v1-4b",provider="mock"}`:             15,
 		`llm_gateway_rate_limit_decisions_total{decision="allowed",limit="principal"}`:                   3,
 		`llm_gateway_rate_limit_decisions_total{decision="refused",limit="principal"}`:                   1,
 	} {
