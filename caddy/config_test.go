@@ -18,7 +18,7 @@ type siteOptions struct {
 	NoAPI    bool   // leave llm_api out (for configs that add their own)
 	DataDir  string // Caddy's storage folder
 	MaxBody  string // request_body max_size (default 10MB)
-	LogLevel string
+	LogLevel string // default debug: every test's logs are checked for secrets
 }
 
 // testCaddyfile renders a Caddyfile like the default one, on a loopback
@@ -36,7 +36,7 @@ func testCaddyfile(t testing.TB, o siteOptions) string {
 		o.MaxBody = "10MB"
 	}
 	if o.LogLevel == "" {
-		o.LogLevel = "error"
+		o.LogLevel = "debug"
 	}
 	api := "llm_api"
 	if o.NoAPI {
@@ -46,6 +46,8 @@ func testCaddyfile(t testing.TB, o siteOptions) string {
 	%s
 	storage file_system %s
 	log {
+		output file %s
+		format json
 		level %s
 	}
 	grace_period 30s
@@ -56,6 +58,10 @@ func testCaddyfile(t testing.TB, o siteOptions) string {
 }
 
 http://127.0.0.1:%d {
+	log {
+		output file %s
+		format json
+	}
 	uri /llm/v1/* strip_prefix /llm
 	%s
 	route {
@@ -69,7 +75,7 @@ http://127.0.0.1:%d {
 		llm_error
 	}
 }
-`, admin, o.DataDir, o.LogLevel, o.Global, o.LLM, o.Port, o.Site, o.MaxBody, o.Routes, api)
+`, admin, o.DataDir, logFile, o.LogLevel, o.Global, o.LLM, o.Port, logFile, o.Site, o.MaxBody, o.Routes, api)
 }
 
 // defaultCaddyfile returns the repository's default Caddyfile.

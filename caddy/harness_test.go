@@ -141,6 +141,11 @@ func (g *gateway) do(method, path string, body any, headers ...string) response 
 		}
 		rdr = bytes.NewReader(enc)
 	}
+	if rdr != nil {
+		raw, _ := io.ReadAll(rdr)
+		rememberSecretsIn(raw)
+		rdr = bytes.NewReader(raw)
+	}
 	req, err := http.NewRequest(method, g.base+path, rdr)
 	if err != nil {
 		g.t.Fatalf("building request: %v", err)
@@ -160,6 +165,7 @@ func (g *gateway) do(method, path string, body any, headers ...string) response 
 	if err != nil {
 		g.t.Fatalf("%s %s: reading body: %v", method, path, err)
 	}
+	rememberSecretsIn(data)
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: data}
 }
 
@@ -287,6 +293,7 @@ func (p *process) stop(t testing.TB) {
 		_ = p.cmd.Process.Kill()
 		<-done
 	}
+	appendToLog(p.logs.String())
 	if t.Failed() {
 		t.Logf("caddy process logs:\n%s", p.logs.String())
 	}

@@ -3,7 +3,14 @@ package llmapp
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// releaseDelay is how long after its config was unloaded an app keeps its
+// resources at least. A request the old server read just before its
+// shutdown began can reach the old handlers a moment after Caddy cleaned
+// them up (on a loaded machine, milliseconds); it must still find them open.
+const releaseDelay = 2 * time.Second
 
 // inflightGate delays the release of an app's shared resources until the last
 // request that uses them has finished.
@@ -14,10 +21,10 @@ import (
 // their usage pools, but one whose settings changed would otherwise be closed
 // under a stream that still uses it.
 type inflightGate struct {
-	n      atomic.Int64
-	closed atomic.Bool
-	once   sync.Once
-	onIdle func()
+	n        atomic.Int64
+	closable atomic.Bool // closed, and releaseDelay has passed
+	once     sync.Once
+	onIdle   func()
 }
 
 // enter records that a request started using the app.
@@ -25,16 +32,20 @@ func (g *inflightGate) enter() { g.n.Add(1) }
 
 // leave records that a request is done with the app.
 func (g *inflightGate) leave() {
-	if g.n.Add(-1) == 0 && g.closed.Load() {
+	if g.n.Add(-1) == 0 && g.closable.Load() {
 		g.once.Do(g.onIdle)
 	}
 }
 
-// close runs onIdle once no request uses the app any more (at once when none
-// does now).
+// close runs onIdle once releaseDelay has passed and no request uses the
+// app any more.
 func (g *inflightGate) close() {
-	g.closed.Store(true)
-	if g.n.Load() == 0 {
-		g.once.Do(g.onIdle)
-	}
+	time.AfterFunc(releaseDelay, func() {
+		// Publish closable before reading the count; leave does the
+		// reverse, so one of the two always sees the other.
+		g.closable.Store(true)
+		if g.n.Load() == 0 {
+			g.once.Do(g.onIdle)
+		}
+	})
 }
