@@ -61,7 +61,7 @@ func newGateway(t *testing.T, providers []provider.Provider, cfg provider.Router
 
 // openAIProvider is an OpenAI-compatible provider for baseURL serving
 // jan-v1-4b under the upstream name "janhq/Jan-v1-4B".
-func openAIProvider(t *testing.T, id, baseURL string, tune ...func(*provopenai.Config)) provider.Provider {
+func openAIProvider(t testing.TB, id, baseURL string, tune ...func(*provopenai.Config)) provider.Provider {
 	t.Helper()
 	cfg := provopenai.Config{ID: id, BaseURL: baseURL, APIKey: "sk-upstream-secret", ModelMap: map[string]string{"jan-v1-4b": "janhq/Jan-v1-4B"}}
 	for _, f := range tune {

@@ -4,6 +4,7 @@
 package chat
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -41,22 +42,26 @@ type Handler struct {
 	// Observer, when set, receives every request's outcome (metrics, access
 	// logs).
 	Observer Observer
+	// Media, when set, resolves the jan_… media references of a request's
+	// messages before it goes upstream (handlers/media.Resolver). Nil sends
+	// bodies as they are.
+	Media MediaResolver
 	// Conversations, when set, will record turns into conversations. Not
 	// called yet; see ConversationRecorder.
 	Conversations ConversationRecorder
 }
 
-// Register adds the handler's routes to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("POST /v1/chat/completions", h)
-	mux.HandleFunc("/v1/chat/completions", methodNotAllowed("POST"))
+// MediaResolver rewrites a validated request body, replacing media
+// references by URLs a provider can fetch. It returns body itself when there
+// is nothing to resolve, and an error in the spec's shape otherwise.
+type MediaResolver interface {
+	ResolveBody(ctx context.Context, r *http.Request, body []byte) ([]byte, *apierr.Error)
 }
 
-func methodNotAllowed(allow string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allow)
-		apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+allow)
-	}
+// Register adds the handler's route to mux. Wrong methods are left to the
+// mux's owner (handlers.API answers them with a JSON 405).
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("POST /v1/chat/completions", h)
 }
 
 func (h *Handler) logger() *zap.Logger {
@@ -98,6 +103,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if model.MaxOutputTokens > 0 && chatReq.MaxTokens > model.MaxOutputTokens {
 		h.reject(w, o, openai.ErrOutputLimit(chatReq.MaxTokensParam, model.MaxOutputTokens))
 		return
+	}
+	if h.Media != nil {
+		resolved, aerr := h.Media.ResolveBody(r.Context(), r, body)
+		if aerr != nil {
+			h.reject(w, o, aerr)
+			return
+		}
+		if len(resolved) != len(body) || (len(body) > 0 && &resolved[0] != &body[0]) {
+			// The messages changed: parse again for the positions the
+			// upstream body is built from.
+			if chatReq, aerr = openai.ParseChatRequest(resolved); aerr != nil {
+				h.reject(w, o, aerr)
+				return
+			}
+			body = resolved
+		}
 	}
 	req := &provider.Request{
 		Body:        body,

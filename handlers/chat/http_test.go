@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/chat"
 	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/provider/mock"
@@ -72,7 +73,6 @@ func TestRequestErrors(t *testing.T) {
 		{"bad role", http.MethodPost, `{"model":"jan-v1-4b","messages":[{"role":"wizard","content":"x"}]}`, true, false, 400, "invalid_value", "messages[0].role"},
 		{"too large", http.MethodPost, `{"model":"jan-v1-4b","messages":[{"role":"user","content":"` + strings.Repeat("x", 2000) + `"}]}`, true, false, 413, "request_too_large", ""},
 		{"too large without length", http.MethodPost, `{"model":"jan-v1-4b","messages":[{"role":"user","content":"` + strings.Repeat("x", 2000) + `"}]}`, true, true, 413, "request_too_large", ""},
-		{"wrong method", http.MethodGet, ``, true, false, 405, "method_not_allowed", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -311,5 +311,43 @@ func TestTraceContextPropagated(t *testing.T) {
 	}
 	if h.Get("Authorization") != "Bearer sk-upstream-secret" {
 		t.Errorf("the upstream key was not sent (or the client's was): %q", h.Get("Authorization"))
+	}
+}
+
+// fakeMedia resolves "jan_" ids to https URLs, refuses "jan_forbidden".
+type fakeMedia struct{ calls int }
+
+func (m *fakeMedia) ResolveBody(ctx context.Context, r *http.Request, body []byte) ([]byte, *apierr.Error) {
+	m.calls++
+	if strings.Contains(string(body), "jan_forbidden") {
+		return nil, apierr.New(http.StatusForbidden, "media_forbidden", "not your media")
+	}
+	if !strings.Contains(string(body), "jan_") {
+		return body, nil
+	}
+	return []byte(strings.ReplaceAll(string(body), "jan_01abc", "https://media.example/01abc.png")), nil
+}
+
+func TestMediaReferencesResolvedBeforeUpstream(t *testing.T) {
+	up := providertest.NewUpstream(t, &providertest.OpenAIServer{})
+	media := &fakeMedia{}
+	g := newGateway(t, []provider.Provider{openAIProvider(t, "up", up.URL)}, provider.RouterConfig{}, func(h *chat.Handler) { h.Media = media })
+	const withImage = `{"model":"jan-v1-4b","messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"jan_01abc"}}]}]}`
+	if resp := g.post(t, withImage); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	rec := up.Last(t)
+	if !strings.Contains(string(rec.Body), `"url":"https://media.example/01abc.png"`) || strings.Contains(string(rec.Body), "jan_01abc") {
+		t.Errorf("upstream body %s", rec.Body)
+	}
+	if rec.JSON(t)["model"] != "janhq/Jan-v1-4B" {
+		t.Errorf("the resolved body lost the model mapping: %s", rec.Body)
+	}
+	resp := g.post(t, strings.ReplaceAll(withImage, "jan_01abc", "jan_forbidden"))
+	if resp.StatusCode != http.StatusForbidden || decodeError(t, resp.Body).Error.Code != "media_forbidden" {
+		t.Errorf("status %d, want the resolver's 403", resp.StatusCode)
+	}
+	if len(up.Requests()) != 1 {
+		t.Errorf("a refused request reached the upstream")
 	}
 }

@@ -22,19 +22,13 @@ type Handler struct {
 	Router *provider.Router
 }
 
-// Register adds the handler's routes to mux.
+// Register adds the handler's routes to mux. Wrong methods are left to the
+// mux's owner (handlers.API answers them with a JSON 405).
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/models", h.list)
 	mux.HandleFunc("GET /v1/models/providers", h.providers)
 	mux.HandleFunc("GET /v1/models/catalogs/{id...}", h.catalog)
 	mux.HandleFunc("GET /v1/models/{id...}", h.retrieve)
-	mux.HandleFunc("/v1/models", methodNotAllowed)
-	mux.HandleFunc("/v1/models/", methodNotAllowed)
-}
-
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", "GET, HEAD")
-	apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use GET")
 }
 
 // authorized answers 401 when the request carries no principal. The auth

@@ -15,6 +15,7 @@ const (
 	CodeInvalidModel      = "invalid_model"
 	CodeRequestTooLarge   = "request_too_large"
 	CodeDuplicateProperty = "duplicate_property"
+	CodeInvalidParameter  = "invalid_parameter"
 )
 
 func errInvalidJSON(message string) *apierr.Error {

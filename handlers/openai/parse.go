@@ -114,6 +114,23 @@ func topFieldOf(key string) topField {
 	return fieldOther
 }
 
+var topFieldNames = [...]string{
+	"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
+	"temperature", "top_p", "stop", "tools", "tool_choice", "parallel_tool_calls", "user",
+	"conversation", "store",
+}
+
+// caseVariantOf returns the known member name that key spells with other
+// letter cases, or "".
+func caseVariantOf(key string) string {
+	for _, name := range topFieldNames {
+		if len(name) == len(key) && strings.EqualFold(name, key) {
+			return name
+		}
+	}
+	return ""
+}
+
 // bytesString returns b as a string without copying. The string must not
 // outlive b, and b must not change while the string is used.
 func bytesString(b []byte) string {
@@ -163,7 +180,14 @@ func ParseChatRequest(body []byte) (*ChatRequest, *apierr.Error) {
 	)
 	root.ForEach(func(k, v gjson.Result) bool {
 		f := topFieldOf(k.Str)
-		if f != fieldOther {
+		if f == fieldOther {
+			if known := caseVariantOf(k.Str); known != "" {
+				// Some upstreams (Go's encoding/json) match names without
+				// regard to case: "Model" would override what we validated.
+				err = apierr.Invalid(k.Str, CodeInvalidParameter, k.Str+" is not a parameter; names are case-sensitive (did you mean "+known+"?)")
+				return false
+			}
+		} else {
 			if seen&(1<<f) != 0 {
 				err = errDuplicate(k.Str)
 				return false

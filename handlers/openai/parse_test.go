@@ -130,6 +130,7 @@ func TestParseChatRequestRejects(t *testing.T) {
 		{"tool_choice word", `{"model":"m",` + msgs + `,"tool_choice":"always"}`, CodeInvalidValue, "tool_choice"},
 		{"duplicate model", `{"model":"m",` + msgs + `,"model":"other"}`, CodeDuplicateProperty, "model"},
 		{"duplicate escaped model", `{"model":"m",` + msgs + `,"mod\u0065l":"other"}`, CodeDuplicateProperty, "model"},
+		{"case variant of a member", `{"model":"m",` + msgs + `,"Model":"other"}`, CodeInvalidParameter, "Model"},
 		{"duplicate role", `{"model":"m","messages":[{"role":"user","role":"system","content":"x"}]}`, CodeDuplicateProperty, "messages[0].role"},
 	}
 	for _, tt := range tests {

@@ -536,6 +536,7 @@ func TestSanitizeMessage(t *testing.T) {
 		{"key sk-ant-api03-AAAAAAAAAAAAAAAA end", "key [redacted] end"},
 		{"opaque 0123456789abcdef0123456789abcdef0123 end", "opaque [redacted] end"},
 		{"maximum_context_length_is_exceeded_for_this_request stays", "maximum_context_length_is_exceeded_for_this_request stays"},
+		{"token_limit_exceeded stays, sk_live_4eC39HqLyjWDarjtT1zdp7dc goes", "token_limit_exceeded stays, [redacted] goes"},
 		{"line\nbreak\x00", "line break"},
 	}
 	for _, tt := range tests {

@@ -11,12 +11,17 @@ import (
 const maxMessageLen = 300
 
 var (
-	// secretPattern matches what looks like a credential: prefixed keys
-	// (sk-…, sk_…, sk-ant-…, key-…), bearer tokens, JWTs, and long opaque
-	// runs of letters and digits.
-	secretPattern = regexp.MustCompile(`(?i)\b(?:sk|pk|rk|ak|key|token|sess)[-_][A-Za-z0-9_\-]{6,}|(?i)bearer\s+[^\s"']+|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*`)
+	// tokenPattern matches bearer tokens and JWTs, always redacted.
+	tokenPattern = regexp.MustCompile(`(?i)bearer\s+[^\s"']+|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*`)
+	// keyPattern matches the prefixed keys of API providers (sk-…, sk_…,
+	// sk-ant-…, rk_live_…), always redacted.
+	keyPattern = regexp.MustCompile(`\b(?:sk|pk|rk)[-_][A-Za-z0-9_\-]{6,}`)
+	// prefixedPattern matches runs prefixed like keys by words (key-…,
+	// token_…); only those with a digit are redacted, so that words such
+	// as "token_limit_exceeded" stay.
+	prefixedPattern = regexp.MustCompile(`(?i)\b(?:ak|key|token|sess)[-_][A-Za-z0-9_\-]{6,}`)
 	// longRunPattern matches long runs that may be opaque tokens; only those
-	// that mix letters and digits are redacted (see redactLongRun).
+	// that mix letters and digits are redacted.
 	longRunPattern = regexp.MustCompile(`[A-Za-z0-9_\-+/=]{32,}`)
 	// urlPattern matches URLs, whose userinfo and query may hold secrets.
 	urlPattern = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.\-]*://[^\s"'<>]+`)
@@ -40,7 +45,9 @@ func SanitizeMessage(msg string, replacements ...string) string {
 		}
 	}
 	msg = urlPattern.ReplaceAllStringFunc(msg, redactURL)
-	msg = secretPattern.ReplaceAllString(msg, "[redacted]")
+	msg = tokenPattern.ReplaceAllString(msg, "[redacted]")
+	msg = keyPattern.ReplaceAllString(msg, "[redacted]")
+	msg = prefixedPattern.ReplaceAllStringFunc(msg, redactWithDigit)
 	msg = longRunPattern.ReplaceAllStringFunc(msg, redactLongRun)
 	msg = strings.Map(func(r rune) rune {
 		if r == utf8.RuneError || (unicode.IsControl(r) && r != ' ') {
@@ -96,7 +103,7 @@ func safeIdentifier(s string) string {
 			return ""
 		}
 	}
-	if secretPattern.MatchString(s) || redactLongRun(s) != s {
+	if SanitizeMessage(s) != s {
 		return ""
 	}
 	return s
@@ -121,6 +128,14 @@ func redactLongRun(s string) string {
 		digits = digits || c >= '0' && c <= '9'
 	}
 	if letters && digits {
+		return "[redacted]"
+	}
+	return s
+}
+
+// redactWithDigit redacts a prefixed run that holds a digit, as keys do.
+func redactWithDigit(s string) string {
+	if strings.ContainsAny(s, "0123456789") {
 		return "[redacted]"
 	}
 	return s

@@ -70,7 +70,8 @@ func (p *Provider) ChatCompletion(ctx context.Context, req *provider.Request) (*
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, provider.ErrorFromStatus(resp.StatusCode, resp.Header, upstream.ReadError(resp.Body), req.UpstreamModel, req.Model.ID)
+		return nil, provider.ErrorFromStatus(resp.StatusCode, resp.Header, upstream.ReadError(resp.Body),
+			req.UpstreamModel, req.Model.ID, p.cfg.APIKey, "[redacted]")
 	}
 	wd.Kick(p.cfg.IdleTimeout)
 	body, err := upstream.ReadBody(&upstream.KickingReader{R: resp.Body, WD: wd, Idle: p.cfg.IdleTimeout}, resp.ContentLength, upstream.MaxResponseBytes)

@@ -30,7 +30,8 @@ func (p *Provider) ChatCompletionStream(ctx context.Context, req *provider.Reque
 		return nil, perr
 	}
 	if resp.StatusCode != http.StatusOK {
-		perr := provider.ErrorFromStatus(resp.StatusCode, resp.Header, upstream.ReadError(resp.Body), req.UpstreamModel, req.Model.ID)
+		perr := provider.ErrorFromStatus(resp.StatusCode, resp.Header, upstream.ReadError(resp.Body),
+			req.UpstreamModel, req.Model.ID, p.cfg.APIKey, "[redacted]")
 		resp.Body.Close()
 		wd.Stop()
 		return nil, perr

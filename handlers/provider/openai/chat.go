@@ -50,5 +50,6 @@ func (p *Provider) ChatCompletion(ctx context.Context, req *provider.Request) (*
 // statusError reads the start of an error answer and classifies it. The
 // upstream's body is used only for a sanitised message of a client error.
 func (p *Provider) statusError(resp *http.Response, req *provider.Request) *provider.Error {
-	return provider.ErrorFromStatus(resp.StatusCode, resp.Header, upstream.ReadError(resp.Body), req.UpstreamModel, req.Model.ID)
+	return provider.ErrorFromStatus(resp.StatusCode, resp.Header, upstream.ReadError(resp.Body),
+		req.UpstreamModel, req.Model.ID, p.cfg.APIKey, "[redacted]")
 }
