@@ -51,17 +51,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.app = app
 	st := app.Store()
+	chatHandler := &chat.Handler{
+		Router:   app.Router(),
+		Logger:   h.logger.Named("chat"),
+		Observer: chatObserver{metrics: app.Metrics()},
+		Media:    app.Media(),
+	}
 	h.api = handlers.New(
 		&handlers.Health{Ready: app.Ready, CaddyVersion: caddyVersion()},
 		app.AuthService(),
 		&conversations.Handler{Store: st, Logger: h.logger.Named("conversations")},
 		&projects.Handler{Store: st, Logger: h.logger.Named("projects")},
 		&settings.Handler{Store: st, Logger: h.logger.Named("settings")},
-		&chat.Handler{
-			Router:   app.Router(),
-			Logger:   h.logger.Named("chat"),
-			Observer: chatObserver{metrics: app.Metrics()},
-		},
+		chatHandler,
+		app.MCPAggregator().Endpoint(chatHandler),
 		&models.Handler{Router: app.Router()},
 	)
 	return nil

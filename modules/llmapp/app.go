@@ -15,6 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/auth"
+	"github.com/caddy-llm/gateway/handlers/mcp"
+	"github.com/caddy-llm/gateway/handlers/media"
 	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/ratelimit"
 	"github.com/caddy-llm/gateway/store"
@@ -68,6 +70,15 @@ type App struct {
 	// Auth configures authentication: gateway tokens, API keys, OIDC.
 	Auth *AuthConfig `json:"auth,omitempty"`
 
+	// MCP configures the MCP endpoint's upstream tool servers.
+	MCP *MCPConfig `json:"mcp,omitempty"`
+	// MediaResolveURL is the media service resolving jan_… image
+	// references (the spec's MEDIA_RESOLVE_URL); candidates and runtime
+	// placeholders work as for DatabaseURL.
+	MediaResolveURL string `json:"media_resolve_url,omitempty"`
+	// MediaResolveTimeout bounds a resolution (default 5s).
+	MediaResolveTimeout caddy.Duration `json:"media_resolve_timeout,omitempty"`
+
 	// Providers are the model providers. None configured means the
 	// built-in mock provider.
 	Providers []ProviderConfig `json:"providers,omitempty"`
@@ -84,6 +95,8 @@ type App struct {
 	// healthy ones (default 30s).
 	Cooldown caddy.Duration `json:"cooldown,omitempty"`
 
+	mcp           *mcp.Aggregator
+	media         *media.Resolver
 	router        *provider.Router
 	providerKeys  []providerKey
 	providerNames []string
@@ -158,6 +171,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.provisionProviders(ctx); err != nil {
 		return err
 	}
+	if err := a.provisionMCP(ctx, repl); err != nil {
+		return err
+	}
+	a.provisionMedia(repl)
 	return nil
 }
 
@@ -193,6 +210,9 @@ func (a *App) Cleanup() error {
 }
 
 func (a *App) release() {
+	if a.mcp != nil {
+		_ = a.mcp.Close()
+	}
 	a.releaseProviders()
 	if a.auth != nil {
 		releaseAuth(a.authKey)

@@ -106,6 +106,18 @@ func (a *App) unmarshalMore(d *caddyfile.Dispenser) error {
 		n, err := int32Arg(d)
 		a.FailureThreshold = int(n)
 		return err
+	case "media_resolve_url":
+		a.MediaResolveURL = candidatesArg(d)
+		return nil
+	case "media_resolve_timeout":
+		var err error
+		a.MediaResolveTimeout, err = durationArg(d)
+		return err
+	case "mcp":
+		if a.MCP == nil {
+			a.MCP = new(MCPConfig)
+		}
+		return a.MCP.unmarshalCaddyfile(d)
 	case "auth":
 		if a.Auth == nil {
 			a.Auth = new(AuthConfig)
@@ -365,4 +377,67 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 		return 0, d.ArgErr()
 	}
 	return caddy.Duration(dur), nil
+}
+
+// unmarshalCaddyfile reads the mcp block:
+//
+//	mcp {
+//		stateless
+//		json_response
+//		session_timeout <duration>
+//		server <name> <url> {
+//			header  <name> <value>
+//			allow   <tool>...
+//			timeout <duration>
+//		}
+//	}
+func (c *MCPConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "stateless":
+			c.Stateless = true
+		case "json_response":
+			c.JSONResponse = true
+		case "session_timeout":
+			c.SessionTimeout, err = durationArg(d)
+		case "server":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Errf("server takes a name and a URL")
+			}
+			s := MCPServerConfig{Name: args[0], URL: args[1]}
+			for inner := d.Nesting(); d.NextBlock(inner); {
+				switch d.Val() {
+				case "header":
+					kv := d.RemainingArgs()
+					if len(kv) != 2 {
+						return d.ArgErr()
+					}
+					if s.Headers == nil {
+						s.Headers = map[string]string{}
+					}
+					s.Headers[kv[0]] = kv[1]
+				case "allow":
+					s.AllowTools = append(s.AllowTools, d.RemainingArgs()...)
+				case "timeout":
+					if s.Timeout, err = durationArg(d); err != nil {
+						return err
+					}
+				default:
+					return d.Errf("unrecognized mcp server option '%s'", d.Val())
+				}
+			}
+			c.Servers = append(c.Servers, s)
+		default:
+			err = d.Errf("unrecognized mcp option '%s'", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
