@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -119,12 +120,24 @@ func chownToPostgresUser(t testing.TB, path string) {
 // when it comes back, everything recovers without restarting the gateway.
 func TestPostgresOutageDrill(t *testing.T) {
 	pg := startPostgres(t)
-	port := freePort(t)
+	port, adminPort := freePort(t), freePort(t)
 	g := startGateway(t, port, testCaddyfile(t, siteOptions{
 		Port:   port,
+		Admin:  fmt.Sprintf("localhost:%d", adminPort),
+		Global: "metrics",
 		LLM:    fmt.Sprintf("database_url %s\n\t\tdatabase_connect_timeout 1s\n\t\tdatabase_query_timeout 2s", pg.url()),
 		Routes: "llm_auth",
 	}))
+	scrape := func() string {
+		resp, err := http.Get(fmt.Sprintf("http://localhost:%d/metrics", adminPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	const dbErrors = `llm_gateway_backend_errors_total{backend="database"}`
 	auth := []string{"Authorization", "Bearer " + guestToken(t, g)}
 	chat := map[string]any{"model": "jan-v1-4b", "max_tokens": 4, "messages": []map[string]any{{"role": "user", "content": "hi"}}}
 	if r := g.do("POST", "/v1/conversations", map[string]any{"title": "before the outage"}, auth...); r.Status != http.StatusOK {
@@ -143,6 +156,9 @@ func TestPostgresOutageDrill(t *testing.T) {
 	e := wantError(t, g.do("GET", "/v1/readyz", nil), http.StatusServiceUnavailable, "not_ready")
 	if !strings.Contains(fmt.Sprint(e["message"]), "database") {
 		t.Fatalf("readyz does not name the database: %v", e)
+	}
+	if n := metricValue(t, scrape(), dbErrors); n < 1 {
+		t.Fatalf("%s = %v after a database outage", dbErrors, n)
 	}
 
 	pg.start()

@@ -62,6 +62,7 @@ func acquireStore(ctx context.Context, key storeKey, logger *zap.Logger) (store.
 			ConnectTimeout: key.ConnectTimeout,
 			QueryTimeout:   key.QueryTimeout,
 			Logger:         logger,
+			OnUnavailable:  metrics.StoreError,
 		})
 		if err != nil {
 			return nil, err

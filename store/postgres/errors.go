@@ -37,6 +37,7 @@ func (s *Store) mapErr(parent context.Context, op string, err error) error {
 		case pgErr.Code == "23503": // foreign_key_violation: the user or parent is gone
 			return fmt.Errorf("%s: %w", op, store.ErrNotFound)
 		case unavailableCode(pgErr.Code):
+			s.unavailable()
 			return fmt.Errorf("%s: %w: SQLSTATE %s", op, store.ErrUnavailable, pgErr.Code)
 		}
 		// The server's message names tables and constraints, not the
@@ -47,9 +48,17 @@ func (s *Store) mapErr(parent context.Context, op string, err error) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if s.closed.Load() || isConnectionErr(err) {
+		s.unavailable()
 		return fmt.Errorf("%s: %w: %w", op, store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// unavailable reports an outage to the configured hook (a metric).
+func (s *Store) unavailable() {
+	if s.onUnavailable != nil {
+		s.onUnavailable()
+	}
 }
 
 // unavailableCode reports SQLSTATEs that mean "try again later": the server

@@ -46,14 +46,18 @@ type Config struct {
 	// Logger receives start-up messages (migrations applied). Nil discards
 	// them.
 	Logger *zap.Logger
+	// OnUnavailable, when set, is called for every operation that failed
+	// with store.ErrUnavailable, for example to count it in a metric.
+	OnUnavailable func()
 }
 
 // Store is a store.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
-	pool         *pgxpool.Pool
-	queryTimeout time.Duration
-	logger       *zap.Logger
-	closed       atomic.Bool
+	pool          *pgxpool.Pool
+	queryTimeout  time.Duration
+	logger        *zap.Logger
+	closed        atomic.Bool
+	onUnavailable func()
 }
 
 // Open connects to the database, checks that it answers, applies pending
@@ -100,7 +104,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating database pool: %w", err)
 	}
-	s := &Store{pool: pool, queryTimeout: cfg.QueryTimeout, logger: cfg.Logger}
+	s := &Store{pool: pool, queryTimeout: cfg.QueryTimeout, logger: cfg.Logger, onUnavailable: cfg.OnUnavailable}
 
 	pingCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	err = pool.Ping(pingCtx)
