@@ -23,6 +23,10 @@ type StreamResult struct {
 	// was not the expected one; Coalesced complete streams in which some
 	// read carried two content events or more.
 	WrongCount, Coalesced int
+	// Chunks and ContentReads sum StreamStats.Content and
+	// StreamStats.ContentReads over the complete streams: Chunks -
+	// ContentReads chunks arrived in a read with another.
+	Chunks, ContentReads int
 	// Elapsed is the run's wall time.
 	Elapsed time.Duration
 	// FirstFailure describes the first failure of any kind.
@@ -60,6 +64,8 @@ func RunStream(ctx context.Context, client *http.Client, t Target, cfg StreamCon
 		total.Errors += r.Errors
 		total.WrongCount += r.WrongCount
 		total.Coalesced += r.Coalesced
+		total.Chunks += r.Chunks
+		total.ContentReads += r.ContentReads
 		if total.FirstFailure == "" {
 			total.FirstFailure = r.FirstFailure
 		}
@@ -106,6 +112,8 @@ func streamWorker(ctx context.Context, client *http.Client, w *worker, b *budget
 			r.Complete++
 			r.TTFT = append(r.TTFT, stats.FirstContent.Sub(start))
 			r.Gaps = gaps
+			r.Chunks += stats.Content
+			r.ContentReads += stats.ContentReads
 			if chunks > 0 && stats.Content != chunks {
 				r.WrongCount++
 				r.failOnce("a stream carried an unexpected number of content chunks")

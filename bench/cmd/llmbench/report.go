@@ -1,0 +1,437 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// report turns the samples into one Markdown table, medians across rounds,
+// and a list of the issue's targets.
+type report struct {
+	o       *options
+	scen    []*scenario
+	loads   []load
+	res     results
+	mem     []memory // per scenario
+	prof    []profiled
+	when    time.Time
+	command string
+}
+
+func (r *report) index(key string) int {
+	return slices.IndexFunc(r.scen, func(s *scenario) bool { return s.key == key && s.unavailable == "" })
+}
+
+func (r *report) loadIndex(l load) int { return slices.Index(r.loads, l) }
+
+// per returns, per round, f of scenario i's sample of load j.
+func (r *report) per(i, j int, f func(sample) float64) []float64 {
+	if i < 0 || j < 0 {
+		return nil
+	}
+	var out []float64
+	for _, s := range r.res[i][j] {
+		if s.ok {
+			out = append(out, f(s))
+		} else {
+			out = append(out, math.NaN())
+		}
+	}
+	return out
+}
+
+// paired combines two scenarios' per-round values round by round.
+func paired(a, b []float64, f func(x, y float64) float64) []float64 {
+	var out []float64
+	for k := range min(len(a), len(b)) {
+		out = append(out, f(a[k], b[k]))
+	}
+	return out
+}
+
+func sub(x, y float64) float64 { return x - y }
+func div(x, y float64) float64 { return x / y }
+
+// median of the values that are numbers; NaN when none is.
+func median(xs []float64) float64 {
+	var v []float64
+	for _, x := range xs {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			v = append(v, x)
+		}
+	}
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func fmtMs(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", x)
+}
+
+func fmtRatio(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", x)
+}
+
+// row is one line of the table: a label and a cell per scenario.
+type row struct {
+	label string
+	cell  func(i int) string
+}
+
+func (r *report) write(w io.Writer) {
+	o := r.o
+	fmt.Fprintf(w, "## LLM gateway benchmark, %s\n\n", r.when.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "Machine: %s. Command: `%s`.\n\n", machine(), r.command)
+	var keys []string
+	for _, s := range r.scen {
+		keys = append(keys, s.key)
+	}
+	fmt.Fprintf(w, "%d round(s); every measurement %s after a %s warm-up, interleaved %s per measurement; medians across rounds. "+
+		"Plain chat: one user message, a %d-word answer. Streams (concurrency %d): role chunk, %d content chunks %s apart, usage chunk, [DONE]. "+
+		"Fake upstream: fasthttp, in a process of its own. All on loopback.\n\n",
+		o.rounds, o.duration, o.warmup, strings.Join(keys, ", "), o.chunks, o.streamConcurrency, o.chunks, o.chunkDelay)
+	if o.openStreams > 0 {
+		when := "after the rounds, so a server's RSS includes the heap the earlier load grew"
+		if o.memoryFirst {
+			when = "on fresh servers, before the rounds"
+		}
+		fmt.Fprintf(w, "Memory: %d streams held open at once to a slow upstream (a chunk every %s), %s; goroutines from the admin endpoint.\n\n",
+			o.openStreams, o.slowChunkDelay, when)
+	}
+
+	a, b := r.index("a"), r.index("b")
+	j1 := r.loadIndex(load{concurrency: 1})
+	js := r.loadIndex(load{stream: true, concurrency: o.streamConcurrency})
+	cmax := slices.Max(append([]int{1}, o.concurrency...))
+	jmax := r.loadIndex(load{concurrency: cmax})
+
+	p50 := func(s sample) float64 { return ms(s.p50) }
+	p99 := func(s sample) float64 { return ms(s.p99) }
+	ttft := func(s sample) float64 { return ms(s.ttft50) }
+	gap := func(s sample) float64 { return ms(s.gap50) }
+	tput := func(s sample) float64 { return s.throughput }
+
+	// added is scenario i's per-round excess over direct; ratioB its
+	// median over bare Caddy's (for the gateway's columns).
+	added := func(i, j int, f func(sample) float64) float64 {
+		return median(paired(r.per(i, j, f), r.per(a, j, f), sub))
+	}
+	// addedCell shows the added value, and with ratio its ratio to bare
+	// Caddy's.
+	addedCell := func(j int, f func(sample) float64, ratio bool) func(int) string {
+		return func(i int) string {
+			if i == a || a < 0 {
+				return ""
+			}
+			v := added(i, j, f)
+			cell := fmtMs(v)
+			if ratio && i != b && b >= 0 {
+				cell += " (" + fmtRatio(v/added(b, j, f)) + " b)"
+			}
+			return cell
+		}
+	}
+	plainCell := func(j int, f func(sample) float64) func(int) string {
+		return func(i int) string { return fmtMs(median(r.per(i, j, f))) }
+	}
+
+	rows := []row{
+		{"latency p50, plain, c=1 (ms)", plainCell(j1, p50)},
+		{"latency p99, plain, c=1 (ms)", plainCell(j1, p99)},
+		{"added p50 over (a) (ms)", addedCell(j1, p50, true)},
+		{"added p99 over (a) (ms)", addedCell(j1, p99, true)},
+	}
+	for _, c := range o.concurrency {
+		if c == 1 {
+			continue
+		}
+		j := r.loadIndex(load{concurrency: c})
+		rows = append(rows, row{fmt.Sprintf("throughput, plain, c=%d (req/s)", c), func(i int) string {
+			cell := fmt.Sprintf("%.0f", median(r.per(i, j, tput)))
+			if math.IsNaN(median(r.per(i, j, tput))) {
+				return "–"
+			}
+			var ratios []string
+			if i != a && a >= 0 {
+				ratios = append(ratios, fmtRatio(median(paired(r.per(i, j, tput), r.per(a, j, tput), div)))+" a")
+			}
+			if i != b && i != a && b >= 0 {
+				ratios = append(ratios, fmtRatio(median(paired(r.per(i, j, tput), r.per(b, j, tput), div)))+" b")
+			}
+			if len(ratios) > 0 {
+				cell += " (" + strings.Join(ratios, ", ") + ")"
+			}
+			return cell
+		}})
+	}
+	if jmax >= 0 && cmax > 1 {
+		rows = append(rows, row{fmt.Sprintf("latency p50 / p99, plain, c=%d (ms)", cmax), func(i int) string {
+			return fmtMs(median(r.per(i, jmax, p50))) + " / " + fmtMs(median(r.per(i, jmax, p99)))
+		}})
+	}
+	rows = append(rows,
+		row{"time to first token p50, stream (ms)", plainCell(js, ttft)},
+		row{"added time to first token p50 (ms)", addedCell(js, ttft, true)},
+		row{"inter-chunk delay p50 / p99 (ms)", func(i int) string {
+			return fmtMs(median(r.per(i, js, gap))) + " / " + fmtMs(median(r.per(i, js, func(s sample) float64 { return ms(s.gap99) })))
+		}},
+		row{"added inter-chunk delay p50 (ms)", addedCell(js, gap, false)},
+		row{"chunks in a read of their own (streams with all)", func(i int) string {
+			st := r.streamTotals(i, js)
+			cell := fmt.Sprintf("%d / %d (%d / %d)", st.separateChunks, st.chunks, st.streams-st.coalesced, st.streams)
+			if st.wrong > 0 {
+				cell += fmt.Sprintf(", %d streams with a wrong chunk count", st.wrong)
+			}
+			return cell
+		}},
+		row{"errors / non-2xx / incomplete streams", func(i int) string {
+			var e, n, inc int
+			for _, byLoad := range r.res[i] {
+				for _, s := range byLoad {
+					e, n, inc = e+s.errors, n+s.non2xx, inc+s.incomplete
+				}
+			}
+			return fmt.Sprintf("%d / %d / %d", e, n, inc)
+		}},
+		row{fmt.Sprintf("CPU cores at plain c=%d: upstream / server / load generator", cmax), func(i int) string {
+			up := median(r.per(i, jmax, func(s sample) float64 { return s.upstreamCPU }))
+			own := median(r.per(i, jmax, func(s sample) float64 { return s.own }))
+			srv := "–"
+			if r.scen[i].server != nil {
+				srv = fmt.Sprintf("%.2f", median(r.per(i, jmax, func(s sample) float64 { return s.serverCPU })))
+			}
+			return fmt.Sprintf("%.2f / %s / %.2f", up, srv, own)
+		}},
+	)
+	if o.openStreams > 0 {
+		rows = append(rows,
+			row{fmt.Sprintf("RSS idle → %d open streams (MB)", o.openStreams), func(i int) string {
+				m := r.mem[i]
+				if !m.ran {
+					return ""
+				}
+				cell := fmt.Sprintf("%.1f → %.1f", float64(m.idleRSS)/(1<<20), float64(m.peakRSS)/(1<<20))
+				if m.failed > 0 {
+					cell += fmt.Sprintf(" (%d failed)", m.failed)
+				}
+				return cell
+			}},
+			row{"goroutines idle / open / after close", func(i int) string {
+				m := r.mem[i]
+				if !m.ran {
+					return ""
+				}
+				return fmt.Sprintf("%d / %d / %d (%.1fs)", m.idleG, m.duringG, m.afterG, m.settled.Seconds())
+			}},
+		)
+	}
+
+	// The table.
+	fmt.Fprint(w, "| |")
+	for _, s := range r.scen {
+		fmt.Fprintf(w, " %s |", s.title)
+	}
+	fmt.Fprint(w, "\n|---|")
+	for range r.scen {
+		fmt.Fprint(w, "---:|")
+	}
+	fmt.Fprintln(w)
+	for _, rw := range rows {
+		fmt.Fprintf(w, "| %s |", rw.label)
+		for i, s := range r.scen {
+			cell := "n/a"
+			if s.unavailable == "" {
+				cell = rw.cell(i)
+			}
+			fmt.Fprintf(w, " %s |", cell)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Ratios in parentheses: to (a) direct and (b) bare Caddy, medians of per-round ratios. Added = minus (a), per round.")
+	fmt.Fprintln(w)
+	r.writeUpstreamNote(w, a, jmax, cmax)
+
+	for _, s := range r.scen {
+		if s.unavailable != "" {
+			fmt.Fprintf(w, "- %s: not available: %s\n", s.title, oneLine(s.unavailable))
+		}
+	}
+	for i, s := range r.scen {
+		if f := r.firstFailure(i); f != "" {
+			fmt.Fprintf(w, "- %s: first failure: %s\n", s.title, oneLine(f))
+		}
+	}
+	r.writeTargets(w)
+	for _, p := range r.prof {
+		if p.err != nil {
+			fmt.Fprintf(w, "- profile of %s: %v\n", p.scenario, p.err)
+			continue
+		}
+		fmt.Fprintf(w, "- profiles of %s under %s: `go tool pprof -top %s` (CPU), `go tool pprof -sample_index=alloc_space -top %s` (allocations)\n",
+			p.scenario, p.load, p.cpu, p.heap)
+	}
+}
+
+func (r *report) firstFailure(i int) string {
+	for _, byLoad := range r.res[i] {
+		for _, s := range byLoad {
+			if s.failure != "" {
+				return s.failure
+			}
+		}
+	}
+	if m := r.mem[i]; m.failure != "" {
+		return "open streams: " + m.failure
+	}
+	return ""
+}
+
+// streamTotals sums the stream counts of scenario i's load j over rounds.
+func (r *report) streamTotals(i, j int) sample {
+	var t sample
+	if i < 0 || j < 0 {
+		return t
+	}
+	for _, s := range r.res[i][j] {
+		t.streams += s.streams
+		t.coalesced += s.coalesced
+		t.wrong += s.wrong
+		t.chunks += s.chunks
+		t.separateChunks += s.separateChunks
+	}
+	return t
+}
+
+// sharedShare is the fraction of chunks that arrived in a read with
+// another one.
+func (t sample) sharedShare() float64 {
+	if t.chunks == 0 {
+		return math.NaN()
+	}
+	return float64(t.chunks-t.separateChunks) / float64(t.chunks)
+}
+
+// writeUpstreamNote shows that the fake upstream is not what limits the
+// measurements: direct, it serves far more than any proxy gets through,
+// and it uses little CPU.
+func (r *report) writeUpstreamNote(w io.Writer, a, jmax, cmax int) {
+	if a < 0 || jmax < 0 {
+		return
+	}
+	direct := median(r.per(a, jmax, func(s sample) float64 { return s.throughput }))
+	best := math.NaN()
+	for i, s := range r.scen {
+		if i == a || s.unavailable != "" {
+			continue
+		}
+		if v := median(r.per(i, jmax, func(s sample) float64 { return s.throughput })); math.IsNaN(best) || v > best {
+			best = v
+		}
+	}
+	var maxCPU float64
+	for i := range r.scen {
+		for _, byLoad := range r.res[i] {
+			for _, s := range byLoad {
+				maxCPU = max(maxCPU, s.upstreamCPU)
+			}
+		}
+	}
+	fmt.Fprintf(w, "The fake upstream is not the bottleneck: direct at c=%d it served %.0f req/s (%s the best proxied scenario) and it used at most %.2f cores in any measurement.\n\n",
+		cmax, direct, fmtRatio(direct/best), maxCPU)
+}
+
+// writeTargets checks the issue's targets for the gateway (c) against
+// bare Caddy (b), and persistence (d) against (c).
+func (r *report) writeTargets(w io.Writer) {
+	o := r.o
+	a, b, c, d := r.index("a"), r.index("b"), r.index("c"), r.index("d")
+	if c < 0 {
+		return
+	}
+	j1 := r.loadIndex(load{concurrency: 1})
+	js := r.loadIndex(load{stream: true, concurrency: o.streamConcurrency})
+	j128 := r.loadIndex(load{concurrency: 128})
+
+	fmt.Fprintln(w, "\nTargets (the gateway (c) against bare Caddy (b)):")
+	check := func(name, value string, ok, applicable bool) {
+		verdict := "FAIL"
+		switch {
+		case !applicable || value == "" || strings.Contains(value, "–"):
+			verdict = "n/a"
+		case ok:
+			verdict = "PASS"
+		}
+		fmt.Fprintf(w, "- %s %s: %s\n", verdict, name, value)
+	}
+	addedOf := func(i, j int, f func(sample) float64) float64 {
+		return median(paired(r.per(i, j, f), r.per(a, j, f), sub))
+	}
+	p50 := func(s sample) float64 { return ms(s.p50) }
+	p99 := func(s sample) float64 { return ms(s.p99) }
+	ttft := func(s sample) float64 { return ms(s.ttft50) }
+	if a >= 0 && b >= 0 {
+		v := addedOf(c, j1, p50) / addedOf(b, j1, p50)
+		check("added p50 at c=1 ≤ 1.3× bare Caddy's", fmtRatio(v), v <= 1.3, true)
+		v = addedOf(c, j1, p99) / addedOf(b, j1, p99)
+		check("added p99 at c=1 ≤ 1.5× bare Caddy's", fmtRatio(v), v <= 1.5, true)
+		v = addedOf(c, js, ttft) / addedOf(b, js, ttft)
+		check("added time to first token ≤ 1.5× bare Caddy's", fmtRatio(v), v <= 1.5, true)
+	}
+	if a >= 0 {
+		v := addedOf(c, js, func(s sample) float64 { return ms(s.gap50) })
+		check("added inter-chunk delay p50 ≤ 0.2 ms", fmtMs(v)+" ms", v <= 0.2, true)
+	}
+	if b >= 0 {
+		tput := func(s sample) float64 { return s.throughput }
+		v := median(paired(r.per(c, j128, tput), r.per(b, j128, tput), div))
+		check("throughput at c=128 ≥ 90% of bare Caddy's", fmtRatio(v), v >= 0.9, j128 >= 0)
+	}
+	// A busy machine sometimes delivers two chunks in one read whoever
+	// relayed them; direct (a) and bare Caddy (b), measured alongside, show
+	// how often, and the gateway may not do worse by more than a point.
+	st := r.streamTotals(c, js)
+	share := st.sharedShare()
+	value := fmt.Sprintf("%d of %d chunks in a read of their own", st.separateChunks, st.chunks)
+	ok := st.chunks > 0 && st.wrong == 0 && st.separateChunks == st.chunks
+	if !ok && st.chunks > 0 && st.wrong == 0 && (a >= 0 || b >= 0) {
+		floor := 0.0
+		for _, k := range []int{a, b} {
+			if t := r.streamTotals(k, js); t.chunks > 0 {
+				floor = max(floor, t.sharedShare())
+			}
+		}
+		value += fmt.Sprintf("; %.2f%% shared a read, at most %.2f%% in (a) and (b)", 100*share, 100*floor)
+		ok = share <= floor+0.01
+	}
+	check("every chunk delivered separately", value, ok, st.chunks > 0)
+	if m := r.mem[c]; m.ran {
+		rss := float64(m.peakRSS) / (1 << 20)
+		check(fmt.Sprintf("RSS with %d open streams ≤ 150 MB", o.openStreams), fmt.Sprintf("%.1f MB", rss),
+			rss <= 150 && m.failed == 0, o.openStreams >= 1000)
+		check("goroutines back to idle after the streams close", fmt.Sprintf("%d after, %d idle (slack %d)", m.afterG, m.idleG, goroutineSlack),
+			m.backToIdle, true)
+	}
+	if d >= 0 {
+		v := median(paired(r.per(d, j1, p50), r.per(c, j1, p50), sub))
+		check("persistence adds ≤ 1 ms p50 to a conversation turn ((d) − (c))", fmtMs(v)+" ms", v <= 1, true)
+	}
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeRun builds a report of two rounds over a, b, c, d with known numbers:
+// per round, c adds `cAdded` to a's latency where b adds 1 ms.
+func fakeRun(t *testing.T, cAdded time.Duration, cThroughput float64) string {
+	t.Helper()
+	o := &options{rounds: 2, duration: time.Second, warmup: time.Millisecond, concurrency: []int{128},
+		streamConcurrency: 1, chunks: 20, chunkDelay: 5 * time.Millisecond, openStreams: 1000, slowChunkDelay: time.Second}
+	scen := []*scenario{
+		{key: "a", title: "(a) direct"},
+		{key: "b", title: "(b) bare Caddy", server: &child{}},
+		{key: "c", title: "(c) gateway", server: &child{}},
+		{key: "d", title: "(d) gateway + PostgreSQL", unavailable: "conversation turns: status 400"},
+	}
+	loads := o.loads()                                                  // plain c=1, plain c=128, stream c=1
+	base := []time.Duration{2 * time.Millisecond, 3 * time.Millisecond} // a's p50 per round
+	added := map[string]time.Duration{"a": 0, "b": time.Millisecond, "c": cAdded}
+	throughput := map[string]float64{"a": 10000, "b": 4000, "c": cThroughput}
+	res := make(results, len(scen))
+	for i, s := range scen {
+		res[i] = make([][]sample, len(loads))
+		for j, l := range loads {
+			res[i][j] = make([]sample, o.rounds)
+			if s.unavailable != "" {
+				continue
+			}
+			for r := range o.rounds {
+				smp := sample{ok: true}
+				switch {
+				case l.stream:
+					smp.ttft50 = base[r] + added[s.key]
+					smp.gap50 = 5*time.Millisecond + added[s.key]/100
+					smp.streams, smp.chunks, smp.separateChunks = 10, 200, 200
+				default:
+					smp.p50 = base[r] + added[s.key]
+					smp.p99 = 2 * smp.p50
+					smp.throughput = throughput[s.key]
+				}
+				res[i][j][r] = smp
+			}
+		}
+	}
+	mem := make([]memory, len(scen))
+	mem[2] = memory{ran: true, open: 1000, idleRSS: 50 << 20, peakRSS: 120 << 20, idleG: 20, duringG: 4020, afterG: 21, backToIdle: true}
+	var sb strings.Builder
+	(&report{o: o, scen: scen, loads: loads, res: res, mem: mem, when: time.Unix(0, 0), command: "./xcaddy.sh bench"}).write(&sb)
+	return sb.String()
+}
+
+func TestReportPasses(t *testing.T) {
+	out := fakeRun(t, 1200*time.Microsecond, 3800)
+	for _, want := range []string{
+		"| added p50 over (a) (ms) |  | 1.000 | 1.200 (1.20× b) | n/a |",
+		"| throughput, plain, c=128 (req/s) | 10000 | 4000 (0.40× a) | 3800 (0.38× a, 0.95× b) | n/a |",
+		"- PASS added p50 at c=1 ≤ 1.3× bare Caddy's: 1.20×",
+		"- PASS added p99 at c=1 ≤ 1.5× bare Caddy's: 1.20×",
+		"- PASS throughput at c=128 ≥ 90% of bare Caddy's: 0.95×",
+		"- PASS added inter-chunk delay p50 ≤ 0.2 ms: 0.012 ms",
+		"- PASS every chunk delivered separately: 400 of 400 chunks",
+		"- PASS RSS with 1000 open streams ≤ 150 MB: 120.0 MB",
+		"- PASS goroutines back to idle after the streams close",
+		"(d) gateway + PostgreSQL: not available: conversation turns: status 400",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "persistence adds") {
+		t.Errorf("a target of the unavailable (d) was checked:\n%s", out)
+	}
+}
+
+func TestReportFails(t *testing.T) {
+	out := fakeRun(t, 2*time.Millisecond, 3000)
+	for _, want := range []string{
+		"- FAIL added p50 at c=1 ≤ 1.3× bare Caddy's: 2.00×",
+		"- FAIL added time to first token ≤ 1.5× bare Caddy's: 2.00×",
+		"- FAIL throughput at c=128 ≥ 90% of bare Caddy's: 0.75×",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
+}
