@@ -46,9 +46,13 @@ type Handler struct {
 	// messages before it goes upstream (handlers/media.Resolver). Nil sends
 	// bodies as they are.
 	Media MediaResolver
-	// Conversations, when set, will record turns into conversations. Not
-	// called yet; see ConversationRecorder.
+	// Conversations, when set, records the turns of requests that name a
+	// conversation or ask to be stored (see ConversationRecorder). Nil
+	// ignores "conversation" and "store".
 	Conversations ConversationRecorder
+	// ReplyWriteTimeout bounds the write of a turn's reply once the answer
+	// has ended. Default 5s.
+	ReplyWriteTimeout time.Duration
 }
 
 // MediaResolver rewrites a validated request body, replacing media
@@ -80,7 +84,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Observer.Done(r, o)
 		}()
 	}
-	if principal.From(r.Context()) == nil {
+	p := principal.From(r.Context())
+	if p == nil {
 		h.reject(w, o, apierr.New(http.StatusUnauthorized, "unauthorized", "authentication required"))
 		return
 	}
@@ -104,6 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, o, openai.ErrOutputLimit(chatReq.MaxTokensParam, model.MaxOutputTokens))
 		return
 	}
+	clientBody, clientReq := body, chatReq
 	if h.Media != nil {
 		resolved, aerr := h.Media.ResolveBody(r.Context(), r, body)
 		if aerr != nil {
@@ -120,6 +126,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			body = resolved
 		}
 	}
+	var turn Turn
+	if h.Conversations != nil && wantsTurn(chatReq) {
+		// Begun last, once nothing else can refuse the request: it writes
+		// the user message. It gets the client's own body, so that media
+		// are stored by their stable jan_… ids, not by resolved URLs.
+		if turn, aerr = h.Conversations.BeginTurn(r.Context(), p, clientReq, clientBody); aerr != nil {
+			h.reject(w, o, aerr)
+			return
+		}
+		if system := systemMessages(turn); len(system) > 0 {
+			if body, chatReq, aerr = withSystemMessages(body, system); aerr != nil {
+				h.reject(w, o, aerr)
+				return
+			}
+		}
+	}
 	req := &provider.Request{
 		Body:        body,
 		Chat:        chatReq,
@@ -129,10 +151,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RequestID:   r.Header.Get("X-Request-Id"),
 	}
 	if chatReq.Stream {
-		h.serveStream(w, r, req, o)
+		h.serveStream(w, r, req, o, turn)
 		return
 	}
-	h.serveCompletion(w, r, req, o)
+	h.serveCompletion(w, r, req, o, turn)
 }
 
 // readBody reads the request body within MaxBodyBytes.
@@ -165,8 +187,10 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *api
 	return body, nil
 }
 
-// serveCompletion answers a request without stream.
-func (h *Handler) serveCompletion(w http.ResponseWriter, r *http.Request, req *provider.Request, o *Outcome) {
+// serveCompletion answers a request without stream. A turn's reply is
+// recorded before the answer is sent, so that a client that lists the
+// conversation's items after reading it finds the reply there.
+func (h *Handler) serveCompletion(w http.ResponseWriter, r *http.Request, req *provider.Request, o *Outcome, turn Turn) {
 	c, att, err := h.Router.ChatCompletion(r.Context(), req)
 	o.Provider, o.UpstreamModel, o.Tries, o.UpstreamLatency = att.Provider, att.UpstreamModel, att.Tries, att.Latency
 	if err != nil {
@@ -174,6 +198,11 @@ func (h *Handler) serveCompletion(w http.ResponseWriter, r *http.Request, req *p
 		return
 	}
 	o.Usage, o.HasUsage = c.Usage, c.HasUsage
+	body := c.Body
+	if turn != nil {
+		h.finishTurn(r, o, turn, completionReply(body))
+		body = withConversation(body, turn.Conversation())
+	}
 	o.Status = http.StatusOK
 	o.TimeToFirstByte = time.Since(o.Start)
 	if h.Observer != nil {
@@ -181,9 +210,9 @@ func (h *Handler) serveCompletion(w http.ResponseWriter, r *http.Request, req *p
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Content-Length", strconv.Itoa(len(c.Body)))
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(c.Body)
+	_, _ = w.Write(body)
 }
 
 // reject writes a request error.

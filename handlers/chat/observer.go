@@ -1,13 +1,10 @@
 package chat
 
 import (
-	"context"
 	"net/http"
 	"time"
 
-	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/openai"
-	"github.com/caddy-llm/gateway/handlers/principal"
 )
 
 // Observer receives the outcome of chat requests, for metrics and access
@@ -61,33 +58,4 @@ type Outcome struct {
 	UpstreamLatency time.Duration
 	// Duration is from Start to the end of the answer.
 	Duration time.Duration
-}
-
-// ConversationRecorder persists chat turns into conversations: Jan's clients
-// send "conversation" (an id or {"id"}) and "store" with a chat request, and
-// expect the user message and the assistant reply appended to it and a
-// conversation {id, title} in the answer (in a stream, one extra chunk just
-// before [DONE]).
-//
-// This is a seam for the persistence step: the handler does not call it
-// yet. The gateway never forwards "conversation" nor "store" upstream.
-type ConversationRecorder interface {
-	// BeginTurn is to be called after validation, before the upstream call,
-	// for a request with a conversation or store. It returns an *apierr.Error
-	// (404 for a conversation that is not the caller's) to refuse the
-	// request.
-	BeginTurn(ctx context.Context, p *principal.Principal, req *openai.ChatRequest, body []byte) (Turn, *apierr.Error)
-}
-
-// Turn is one chat turn being recorded.
-type Turn interface {
-	// Finish records the assistant's reply (incomplete when the stream
-	// failed) and returns the conversation reference for the answer.
-	Finish(ctx context.Context, reply string, incomplete bool, usage openai.Usage) (ConversationRef, error)
-}
-
-// ConversationRef is the conversation member of an answer.
-type ConversationRef struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
 }

@@ -26,7 +26,11 @@ var (
 // chunk is written and flushed as it arrives. A failure before that is a
 // plain HTTP error; a failure after it is an error event, and the stream ends
 // without [DONE].
-func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provider.Request, o *Outcome) {
+//
+// A turn's reply is accumulated in memory as the chunks pass (no database
+// work inside the loop) and written once the stream has ended, before the
+// conversation event and [DONE]: a cut stream leaves an incomplete reply.
+func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provider.Request, o *Outcome, turn Turn) {
 	s, att, err := h.Router.ChatCompletionStream(r.Context(), req)
 	o.Provider, o.UpstreamModel, o.Tries, o.UpstreamLatency = att.Provider, att.UpstreamModel, att.Tries, att.Latency
 	if err != nil {
@@ -52,6 +56,21 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 		eventBuffer.Put(bp)
 	}()
 
+	var reply *replyBuilder
+	if turn != nil {
+		reply = &replyBuilder{}
+	}
+	// conversationEvent records the reply and returns the event that names
+	// the conversation, or nil when no turn is recorded.
+	conversationEvent := func(incomplete bool) []byte {
+		if turn == nil {
+			return nil
+		}
+		h.finishTurn(r, o, turn, reply.reply(incomplete))
+		*bp = appendConversationEvent((*bp)[:0], reply.id, reply.created, o.Model, turn.Conversation())
+		return *bp
+	}
+
 	wroteHeader := false
 	for {
 		c, err := s.Next()
@@ -61,14 +80,20 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 					h.firstByte(r, o)
 					w.WriteHeader(http.StatusOK)
 				}
+				if event := conversationEvent(false); event != nil {
+					_ = ew.write(event)
+				}
 				_ = ew.write(doneEvent)
 				return
 			}
-			h.streamFailed(r, o, &ew, err, wroteHeader)
+			h.streamFailed(r, o, &ew, err, wroteHeader, conversationEvent)
 			return
 		}
 		if c.HasUsage {
 			o.Usage, o.HasUsage = c.Usage, true
+		}
+		if reply != nil && !c.UsageOnly {
+			reply.add(c.Data)
 		}
 		if c.UsageOnly && !req.Chat.IncludeUsage {
 			continue // recorded, not asked for
@@ -84,7 +109,9 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 		*bp = buf
 		if err := ew.write(buf); err != nil {
 			// The client is gone; closing the stream aborts the upstream.
+			s.Close()
 			o.Incomplete, o.ErrorCode = true, provider.CodeClientClosed
+			conversationEvent(true) // recorded, not sent
 			return
 		}
 	}
@@ -98,11 +125,13 @@ func (h *Handler) firstByte(r *http.Request, o *Outcome) {
 }
 
 // streamFailed ends a stream that broke after the router chose a
-// deployment: with an error event when the client is still there.
-func (h *Handler) streamFailed(r *http.Request, o *Outcome, ew *eventWriter, err error, wroteHeader bool) {
+// deployment: it records a turn's partial reply, then, when the client is
+// still there, sends the conversation event and an error event.
+func (h *Handler) streamFailed(r *http.Request, o *Outcome, ew *eventWriter, err error, wroteHeader bool, conversationEvent func(incomplete bool) []byte) {
 	perr := provider.AsError(r.Context(), err)
 	e := perr.APIError()
 	o.Incomplete, o.ErrorCode = true, e.Code
+	event := conversationEvent(true)
 	if perr.Kind == provider.KindCanceled {
 		return
 	}
@@ -111,6 +140,9 @@ func (h *Handler) streamFailed(r *http.Request, o *Outcome, ew *eventWriter, err
 		zap.String("kind", perr.Kind.String()), zap.Error(perr.Err))
 	if !wroteHeader {
 		ew.w.WriteHeader(http.StatusOK)
+	}
+	if event != nil {
+		_ = ew.write(event)
 	}
 	event, merr := json.Marshal(struct {
 		Error *apierr.Error `json:"error"`

@@ -16,6 +16,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers/models"
 	"github.com/caddy-llm/gateway/handlers/projects"
 	"github.com/caddy-llm/gateway/handlers/settings"
+	"github.com/caddy-llm/gateway/handlers/turns"
 	"github.com/caddy-llm/gateway/modules/llmapp"
 )
 
@@ -56,6 +57,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Logger:   h.logger.Named("chat"),
 		Observer: chatObserver{metrics: app.Metrics()},
 		Media:    app.Media(),
+		// Chat requests that name a conversation are recorded into it.
+		Conversations: &turns.Recorder{Store: st, Logger: h.logger.Named("turns")},
 	}
 	h.api = handlers.New(
 		&handlers.Health{Ready: app.Ready, CaddyVersion: caddyVersion()},

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,31 +63,83 @@ RETURNING `+itemColumns,
 // conversation queue up, and each gets a contiguous run of positions in the
 // order they commit. The conversation's UpdatedAt moves to the time of the
 // append, which is also the items' CreatedAt.
+//
+// Items are appended in one statement (the reservation and the inserts in
+// one round trip and one commit): a chat turn appends twice, and each commit
+// waits for the disk.
 func (s *Store) AppendItems(ctx context.Context, userID int64, convPublicID string, items []store.Item) ([]store.Item, error) {
+	if len(items) == 0 {
+		return s.appendNothing(ctx, userID, convPublicID)
+	}
+	n := len(items)
+	ids, types, roles, statuses, contents := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	index := make(map[string]int, n)
+	for i, it := range items {
+		ids[i] = store.NewPublicID(store.PrefixMessage)
+		index[ids[i]] = i
+		types[i], statuses[i] = it.Type, it.Status
+		if types[i] == "" {
+			types[i] = "message"
+		}
+		if statuses[i] == "" {
+			statuses[i] = store.ItemStatusCompleted
+		}
+		roles[i] = it.Role
+		content := it.Content
+		if content == nil {
+			content = []store.ContentPart{} // nil would be stored as JSON null
+		}
+		b, err := json.Marshal(content)
+		if err != nil {
+			return nil, fmt.Errorf("appending items: encoding content: %w", err)
+		}
+		contents[i] = string(b)
+	}
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	var added []store.Item
-	err := pgx.BeginFunc(qctx, s.pool, func(tx pgx.Tx) error {
-		var (
-			convID, first int64
-			at            time.Time
-		)
-		// clock_timestamp(), not now(): an append that waited for the lock
-		// must not get an earlier time than the one it waited for.
-		err := tx.QueryRow(qctx, `
-UPDATE conversations SET next_position = next_position + $3, updated_at = clock_timestamp()
-WHERE user_id = $1 AND public_id = $2
-RETURNING id, next_position - $3, updated_at`, userID, convPublicID, len(items)).Scan(&convID, &first, &at)
-		if err != nil {
-			return err
-		}
-		added, err = insertItems(qctx, tx, convID, userID, first, at, items)
-		return err
-	})
+	// clock_timestamp(), not now(): an append that waited for the lock
+	// must not get an earlier time than the one it waited for.
+	rows, err := s.pool.Query(qctx, `
+WITH c AS (
+	UPDATE conversations SET next_position = next_position + $3, updated_at = clock_timestamp()
+	WHERE user_id = $1 AND public_id = $2
+	RETURNING id, next_position - $3 AS first, updated_at
+)
+INSERT INTO conversation_items AS i (public_id, conversation_id, user_id, position, type, role, status, content, created_at)
+SELECT x.public_id, c.id, $1, c.first + x.ord - 1, x.type, x.role, x.status, x.content::jsonb, c.updated_at
+FROM c, unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY
+	AS x(public_id, type, role, status, content, ord)
+RETURNING `+itemColumns, userID, convPublicID, n, ids, types, roles, statuses, contents)
 	if err != nil {
 		return nil, s.mapErr(ctx, "appending items", err)
 	}
+	got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Item, error) { return scanItem(row) })
+	if err != nil {
+		return nil, s.mapErr(ctx, "appending items", err)
+	}
+	if len(got) == 0 { // no such conversation of this user
+		return nil, s.mapErr(ctx, "appending items", store.ErrNotFound)
+	}
+	added := make([]store.Item, n)
+	for _, it := range got {
+		added[index[it.PublicID]] = it
+	}
 	return added, nil
+}
+
+// appendNothing checks that the conversation is the user's and moves its
+// UpdatedAt, as an append does.
+func (s *Store) appendNothing(ctx context.Context, userID int64, convPublicID string) ([]store.Item, error) {
+	qctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var id int64
+	err := s.pool.QueryRow(qctx, `
+UPDATE conversations SET updated_at = clock_timestamp()
+WHERE user_id = $1 AND public_id = $2 RETURNING id`, userID, convPublicID).Scan(&id)
+	if err != nil {
+		return nil, s.mapErr(ctx, "appending items", err)
+	}
+	return []store.Item{}, nil
 }
 
 // ListItems implements store.ConversationStore. Items are ordered by
