@@ -124,6 +124,7 @@ func (p *oidcProvider) claims(subject string) jwt.MapClaims {
 		"preferred_username": subject,
 		"email":              subject + "@example.com",
 		"typ":                "Bearer",
+		"jti":                rand.Text(), // every token differs, even within a second
 	}
 }
 
@@ -201,22 +202,87 @@ func assertNoSecretsIn(t testing.TB, what, text string, secrets *secretSet) {
 				}
 				t.Errorf("%s contain a credential (%d characters); the line, with it masked:\n%s",
 					what, len(s), strings.ReplaceAll(line, n, "<SECRET>"))
+				break // one report per credential
 			}
 		}
 	}
 }
 
-// authEnv is a gateway in this process with authentication on PostgreSQL
-// and an OIDC provider, whose logs (every logger at debug level, plus the
-// access log) are captured in files and checked for credentials when the
-// test ends.
+// credentialLogFilter is the log format that keeps API keys out of Caddy's
+// logs. Caddy logs the request headers of every request in the access log,
+// and of every request a handler failed with an error (such as a 413 from
+// request_body) in its error log at debug level. It redacts Authorization
+// and Cookie itself, but not X-API-Key, which carries the gateway's API keys;
+// a deployment that logs at debug level or writes access logs needs this
+// filter in those logs (see the report of issue 3: the default Caddyfile
+// should carry it).
+const credentialLogFilter = `format filter {
+			wrap json
+			request>headers>X-Api-Key delete
+		}`
+
+// logCapture sends a Caddy config's logs to files of the test's own: every
+// logger at debug level, and the site's access log.
+type logCapture struct {
+	logs   string // Caddy's own logs, at debug level
+	access string // the access log
+}
+
+func newLogCapture(t testing.TB) *logCapture {
+	dir := t.TempDir()
+	return &logCapture{logs: filepath.Join(dir, "caddy.log"), access: filepath.Join(dir, "access.log")}
+}
+
+// global is the global option that captures every logger at debug level.
+func (c *logCapture) global() string {
+	return fmt.Sprintf(`log capture {
+		output file %s
+		level DEBUG
+		%s
+	}`, c.logs, credentialLogFilter)
+}
+
+// site is the site directive that writes the access log.
+func (c *logCapture) site() string {
+	return fmt.Sprintf(`log {
+		output file %s
+		%s
+	}`, c.access, credentialLogFilter)
+}
+
+// check asserts that the logs were captured at debug level and hold none of
+// the secrets.
+func (c *logCapture) check(t testing.TB, what string, secrets *secretSet) {
+	t.Helper()
+	logs, err := os.ReadFile(c.logs)
+	if err != nil {
+		t.Errorf("reading %s's logs: %v", what, err)
+		return
+	}
+	access, err := os.ReadFile(c.access)
+	if err != nil {
+		t.Errorf("reading %s's access log: %v", what, err)
+		return
+	}
+	// Prove the capture works: it holds debug entries and the access log
+	// holds requests.
+	if !strings.Contains(string(logs), `"level":"debug"`) {
+		t.Errorf("%s's logs hold no debug entries; is the capture working?\n%.2000s", what, logs)
+	}
+	if !strings.Contains(string(access), `"msg":"handled request"`) {
+		t.Errorf("%s's access log holds no requests; is the capture working?\n%.2000s", what, access)
+	}
+	assertNoSecretsIn(t, what+"'s debug logs", string(logs), secrets)
+	assertNoSecretsIn(t, what+"'s access log", string(access), secrets)
+}
+
+// authEnv is a gateway with authentication, on PostgreSQL and with an OIDC
+// provider when started by startAuthGateway.
 type authEnv struct {
 	*gateway
 	oidc    *oidcProvider
 	secrets *secretSet
 	dsn     string
-	logs    string // Caddy's own logs, at debug level
-	access  string // the access log
 }
 
 // authOptions shape an authEnv.
@@ -224,24 +290,21 @@ type authOptions struct {
 	Auth   string // more lines inside llm { auth { … } }
 	LLM    string // more lines inside llm { … }
 	Routes string // handlers after llm_auth inside route { }
-	Site   string // more site-level directives
-	Global string // more global options
 }
 
-// startAuthGateway starts a gateway whose route runs llm_auth before the API,
-// as the default Caddyfile does, and which echoes what the handlers after
-// llm_auth see of identity headers and placeholders in X-Seen-* response
-// headers.
+// startAuthGateway starts a gateway in this process whose route runs
+// llm_auth before the API, as the default Caddyfile does, and which echoes
+// what the handlers after llm_auth see of identity headers and placeholders
+// in X-Seen-* response headers. Its logs are captured and checked for the
+// credentials the test handled when the test ends.
 func startAuthGateway(t *testing.T, o authOptions) *authEnv {
 	t.Helper()
 	e := &authEnv{secrets: &secretSet{}, dsn: storetest.NewPostgresDatabase(t)}
 	e.oidc = newOIDCProvider(t, e.secrets)
-	dir := t.TempDir()
-	e.logs = filepath.Join(dir, "caddy.log")
-	e.access = filepath.Join(dir, "access.log")
+	logs := newLogCapture(t)
 	// Registered before the gateway starts, so that it runs after Caddy
 	// stopped and flushed its logs.
-	t.Cleanup(func() { e.checkLogs(t) })
+	t.Cleanup(func() { logs.check(t, "the gateway", e.secrets) })
 
 	port := freePort(t)
 	cfg := testCaddyfile(t, siteOptions{
@@ -252,22 +315,9 @@ func startAuthGateway(t *testing.T, o authOptions) *authEnv {
 			%s
 			%s
 		}`, e.dsn, o.LLM, e.oidc.llmAuthBlock(), o.Auth),
-		Global: fmt.Sprintf(`log capture {
-		output file %s
-		format json
-		level DEBUG
-	}
-	%s`, e.logs, o.Global),
-		Site: fmt.Sprintf(`log {
-		output file %s
-		format filter {
-			wrap json
-			fields {
-				request>headers>X-Api-Key delete
-			}
-		}
-	}
-	%s`, e.access, o.Site),
+		Global:  logs.global(),
+		Site:    logs.site(),
+		MaxBody: "64KB",
 		Routes: `llm_auth
 		header X-Seen-User-Id "{http.request.header.X-User-Id}"
 		header X-Seen-Consumer-Id "{http.request.header.X-Consumer-Id}"
@@ -280,52 +330,27 @@ func startAuthGateway(t *testing.T, o authOptions) *authEnv {
 	return e
 }
 
-// checkLogs asserts that the logs were captured at debug level and hold
-// none of the credentials the test handled.
-func (e *authEnv) checkLogs(t *testing.T) {
-	logs, err := os.ReadFile(e.logs)
-	if err != nil {
-		t.Errorf("reading Caddy's logs: %v", err)
-		return
-	}
-	access, err := os.ReadFile(e.access)
-	if err != nil {
-		t.Errorf("reading the access log: %v", err)
-		return
-	}
-	// Prove the capture works: the gateway logs every rejected credential
-	// at debug level, and every request in the access log.
-	if !strings.Contains(string(logs), `"level":"debug"`) || !strings.Contains(string(logs), "rejected credential") {
-		t.Errorf("Caddy's logs hold no debug entries about rejected credentials; is the capture working?\n%.2000s", logs)
-	}
-	if !strings.Contains(string(access), `"msg":"handled request"`) {
-		t.Errorf("the access log holds no requests; is the capture working?\n%.2000s", access)
-	}
-	assertNoSecretsIn(t, "Caddy's debug logs", string(logs), e.secrets)
-	assertNoSecretsIn(t, "the access log", string(access), e.secrets)
-}
-
-// session is the answer of guest login or refresh.
-type session struct {
+// authSession is the answer of guest login or refresh.
+type authSession struct {
 	Access, Refresh, UserID string
 	Body                    map[string]any
 	Header                  http.Header
 }
 
 // guestLogin logs in a new guest and records its tokens.
-func (e *authEnv) guestLogin(t testing.TB) session {
+func (e *authEnv) guestLogin(t testing.TB) authSession {
 	t.Helper()
 	return e.wantSession(t, e.do("POST", "/llm/auth/guest-login", nil), http.StatusCreated)
 }
 
 // wantSession checks a token answer and records its tokens.
-func (e *authEnv) wantSession(t testing.TB, r response, status int) session {
+func (e *authEnv) wantSession(t testing.TB, r response, status int) authSession {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status = %d, want %d; body: %s", r.Status, status, r.Body)
 	}
 	m := r.JSON(t)
-	s := session{Body: m, Header: r.Header}
+	s := authSession{Body: m, Header: r.Header}
 	s.Access, _ = m["access_token"].(string)
 	s.Refresh, _ = m["refresh_token"].(string)
 	s.UserID, _ = m["user_id"].(string)
@@ -340,7 +365,7 @@ func (e *authEnv) wantSession(t testing.TB, r response, status int) session {
 // records it.
 func (e *authEnv) createAPIKey(t testing.TB, token string, body any) map[string]any {
 	t.Helper()
-	r := e.do("POST", "/llm/auth/api-keys", body, bearer(token)...)
+	r := e.do("POST", "/llm/auth/api-keys", body, bearerHeader(token)...)
 	if r.Status != http.StatusCreated {
 		t.Fatalf("creating an API key: status %d, body %s", r.Status, r.Body)
 	}
@@ -353,8 +378,8 @@ func (e *authEnv) createAPIKey(t testing.TB, token string, body any) map[string]
 	return m
 }
 
-// bearer returns the header pair of an Authorization: Bearer credential.
-func bearer(credential string) []string {
+// bearerHeader returns the header pair of an Authorization: Bearer credential.
+func bearerHeader(credential string) []string {
 	return []string{"Authorization", "Bearer " + credential}
 }
 
@@ -365,9 +390,14 @@ func wantUnauthorized(t testing.TB, r response, code string) {
 	if r.Status >= 500 {
 		t.Fatalf("status = %d: an attack must never cause a server error; body: %s", r.Status, r.Body)
 	}
-	wantError(t, r, http.StatusUnauthorized, code)
-	if h := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") {
-		t.Fatalf("WWW-Authenticate = %q, want a Bearer challenge", h)
+	e := wantError(t, r, http.StatusUnauthorized, code)
+	// RFC 6750 §3: an error code only when credentials were sent.
+	want := `Bearer realm="llm", error="invalid_token"`
+	if e["code"] == "missing_credentials" {
+		want = `Bearer realm="llm"`
+	}
+	if h := r.Header.Get("WWW-Authenticate"); h != want {
+		t.Fatalf("WWW-Authenticate = %q, want %q", h, want)
 	}
 	for _, h := range []string{"X-Auth-Method", "X-Principal-Id", "X-User-Id"} {
 		if v := r.Header.Get(h); v != "" {

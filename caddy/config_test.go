@@ -47,7 +47,10 @@ func testCaddyfile(t testing.TB, o siteOptions) string {
 	storage file_system %s
 	log {
 		output file %s
-		format json
+		format filter {
+			wrap json
+			request>headers>X-Api-Key delete
+		}
 		level %s
 	}
 	grace_period 30s
@@ -60,7 +63,10 @@ func testCaddyfile(t testing.TB, o siteOptions) string {
 http://127.0.0.1:%d {
 	log {
 		output file %s
-		format json
+		format filter {
+			wrap json
+			request>headers>X-Api-Key delete
+		}
 	}
 	uri /llm/v1/* strip_prefix /llm
 	%s

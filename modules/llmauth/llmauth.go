@@ -32,8 +32,15 @@ func init() {
 // ignore them (a refresh token sent as a Bearer token is not an access
 // token).
 //
-// Identity headers a client sends itself (X-User-*, X-Consumer-*,
-// X-Auth-Method, X-Principal-Id) are removed before anything reads them.
+// Identity headers a client sends itself are removed before anything reads
+// them: X-User-*, X-Consumer-*, X-Principal-*, X-Auth-Method, and the other
+// headers through which Kong, whose place the gateway takes, tells services
+// behind it who the caller is (X-Credential-Identifier,
+// X-Anonymous-Consumer, X-Authenticated-*, X-Userinfo).
+//
+// A refused request gets a WWW-Authenticate challenge (RFC 6750): with
+// error="invalid_token" for bad credentials, without an error code when it
+// carried none.
 type Handler struct {
 	// PublicPaths are more paths that need no credentials. A path ending
 	// in "*" is a prefix.
@@ -71,14 +78,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	p, err := h.app.AuthService().Authenticate(r)
 	public := h.isPublic(r)
 	if err != nil && !public {
-		writeUnauthorized(w, err)
+		writeRefusal(w, err, challengeInvalid)
 		return nil
 	}
 	if p == nil {
 		if public {
 			return next.ServeHTTP(w, r)
 		}
-		writeUnauthorized(w, auth.MissingCredentials())
+		writeRefusal(w, auth.MissingCredentials(), challengeMissing)
 		return nil
 	}
 
@@ -111,24 +118,58 @@ func (h *Handler) isPublic(r *http.Request) bool {
 	return false
 }
 
-// stripIdentityHeaders removes headers through which a client could pose as
-// someone else to anything behind the gateway.
+// identityHeaderPrefixes and identityHeaders name, in canonical form, the
+// headers through which a client could pose as someone else to anything
+// behind the gateway: ours, and those Kong sets for the services behind it.
+var (
+	identityHeaderPrefixes = []string{"X-User-", "X-Consumer-", "X-Principal-", "X-Authenticated-"}
+	identityHeaders        = map[string]bool{
+		"X-Auth-Method":           true,
+		"X-Credential-Identifier": true,
+		"X-Anonymous-Consumer":    true,
+		"X-Userinfo":              true,
+	}
+)
+
+// stripIdentityHeaders removes the identity headers a client sent. Go
+// canonicalizes header names as it reads them (HTTP/2 and HTTP/3 included),
+// so comparing canonical forms catches every spelling.
 func stripIdentityHeaders(h http.Header) {
 	for name := range h {
-		if strings.HasPrefix(name, "X-User-") || strings.HasPrefix(name, "X-Consumer-") ||
-			name == "X-Auth-Method" || name == "X-Principal-Id" || name == "X-User-Id" {
+		if isIdentityHeader(name) {
 			delete(h, name)
 		}
 	}
 }
 
-func writeUnauthorized(w http.ResponseWriter, err error) {
+func isIdentityHeader(name string) bool {
+	if identityHeaders[name] {
+		return true
+	}
+	for _, p := range identityHeaderPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Challenges of a 401 (RFC 6750 §3): a request without credentials gets no
+// error code, one with bad credentials gets invalid_token.
+const (
+	challengeMissing = `Bearer realm="llm"`
+	challengeInvalid = `Bearer realm="llm", error="invalid_token"`
+)
+
+// writeRefusal writes the error of a refused request, with the challenge
+// when it is a 401 (a 503 of a store that cannot answer has none).
+func writeRefusal(w http.ResponseWriter, err error, challenge string) {
 	e, ok := err.(*apierr.Error)
 	if !ok {
 		e = apierr.New(http.StatusUnauthorized, "invalid_credentials", "invalid credentials")
 	}
 	if e.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="llm", error="invalid_token"`)
+		w.Header().Set("WWW-Authenticate", challenge)
 	}
 	apierr.Write(w, e)
 }
