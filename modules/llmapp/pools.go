@@ -109,6 +109,10 @@ func acquireRedis(key redisKey, logger *zap.Logger) (pooledRedis, error) {
 			opts.PoolSize = key.PoolSize
 		}
 		opts.DialTimeout = key.DialTimeout
+		// Dial a few connections at start: a burst against a cold pool
+		// would otherwise spend its first decisions connecting, past the
+		// per-call timeout.
+		opts.MinIdleConns = 4
 		// The rate limiter decides within tens of milliseconds or fails
 		// by policy: retries would only add latency to a dead Redis.
 		ratelimit.TuneRedisOptions(opts, key.Timeout)
