@@ -4,7 +4,10 @@
 package llmratelimit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"sort"
 	"net/http"
 	"net/netip"
 
@@ -77,7 +80,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Name == "" {
 		h.Name = h.By
 	}
-	h.prefix = h.Name + ":"
+	h.prefix = h.Name + ":" + h.limitsFingerprint() + ":"
 	if h.Limit != "" {
 		l, err := parseLimit(h.Name, h.Limit)
 		if err != nil {
@@ -192,6 +195,24 @@ func clientIP(r *http.Request) netip.Addr {
 		return ap.Addr()
 	}
 	return netip.Addr{}
+}
+
+// limitsFingerprint is a short digest of the handler's numbers. It is part
+// of every counter key, so that a reload which changes a limit starts from
+// fresh buckets: GCRA state kept under a stricter old limit would otherwise
+// hold a raised one back until it drained.
+func (h *Handler) limitsFingerprint() string {
+	kinds := make([]string, 0, len(h.Tiers))
+	for kind := range h.Tiers {
+		kinds = append(kinds, kind)
+	}
+	sort.Strings(kinds)
+	sum := sha256.New()
+	sum.Write([]byte(h.Limit))
+	for _, kind := range kinds {
+		sum.Write([]byte("\x00" + kind + "=" + h.Tiers[kind]))
+	}
+	return hex.EncodeToString(sum.Sum(nil)[:4])
 }
 
 func parseLimit(name, spec string) (ratelimit.Limit, error) {
