@@ -373,31 +373,11 @@ func validateTool(t gjson.Result, i int) *apierr.Error {
 	if !t.IsObject() {
 		return errType(param(), "an object")
 	}
-	var (
-		typ, fn  gjson.Result
-		seen     uint8
-		dupField string
-	)
-	t.ForEach(func(k, f gjson.Result) bool {
-		var bit uint8
-		switch k.Str {
-		case "type":
-			bit, typ = 1, f
-		case "function":
-			bit, fn = 2, f
-		default:
-			return true
-		}
-		if seen&bit != 0 {
-			dupField = k.Str
-			return false
-		}
-		seen |= bit
-		return true
-	})
-	if dupField != "" {
-		return errDuplicate(param() + "." + dupField)
+	var f [2]gjson.Result
+	if dup := pickMembers(t, toolMembers, f[:]); dup != "" {
+		return errDuplicate(param() + "." + dup)
 	}
+	typ, fn := f[0], f[1]
 	if typ.Type != gjson.String {
 		return errType(param()+".type", "a string")
 	}

@@ -32,37 +32,11 @@ func validateMessage(m gjson.Result, i int) *apierr.Error {
 	if !m.IsObject() {
 		return errType(param(""), "an object")
 	}
-	var (
-		role, content, name, toolCalls, toolCallID gjson.Result
-		seen                                       uint8
-		dup                                        string
-	)
-	m.ForEach(func(k, f gjson.Result) bool {
-		var bit uint8
-		switch k.Str {
-		case "role":
-			bit, role = 1, f
-		case "content":
-			bit, content = 2, f
-		case "name":
-			bit, name = 4, f
-		case "tool_calls":
-			bit, toolCalls = 8, f
-		case "tool_call_id":
-			bit, toolCallID = 16, f
-		default:
-			return true
-		}
-		if seen&bit != 0 {
-			dup = k.Str
-			return false
-		}
-		seen |= bit
-		return true
-	})
-	if dup != "" {
+	var f [5]gjson.Result
+	if dup := pickMembers(m, messageMembers, f[:]); dup != "" {
 		return errDuplicate(param("." + dup))
 	}
+	role, content, name, toolCalls, toolCallID := f[0], f[1], f[2], f[3], f[4]
 
 	if !role.Exists() {
 		return errMissing(param(".role"))
@@ -117,35 +91,11 @@ func validatePart(part gjson.Result, role string, paramOf func() string) *apierr
 	if !part.IsObject() {
 		return errType(paramOf(), "an object")
 	}
-	var (
-		typ, text, image, refusal gjson.Result
-		seen                      uint8
-		dup                       string
-	)
-	part.ForEach(func(k, f gjson.Result) bool {
-		var bit uint8
-		switch k.Str {
-		case "type":
-			bit, typ = 1, f
-		case "text":
-			bit, text = 2, f
-		case "image_url":
-			bit, image = 4, f
-		case "refusal":
-			bit, refusal = 8, f
-		default:
-			return true
-		}
-		if seen&bit != 0 {
-			dup = k.Str
-			return false
-		}
-		seen |= bit
-		return true
-	})
-	if dup != "" {
+	var f [4]gjson.Result
+	if dup := pickMembers(part, partMembers, f[:]); dup != "" {
 		return errDuplicate(paramOf() + "." + dup)
 	}
+	typ, text, image, refusal := f[0], f[1], f[2], f[3]
 	if typ.Type != gjson.String {
 		return errType(paramOf()+".type", "a string")
 	}
@@ -179,31 +129,11 @@ func validateImageURL(image gjson.Result, paramOf func() string) *apierr.Error {
 	if !image.IsObject() {
 		return errType(paramOf(), "an object with a url")
 	}
-	var (
-		url, detail gjson.Result
-		seen        uint8
-		dup         string
-	)
-	image.ForEach(func(k, f gjson.Result) bool {
-		var bit uint8
-		switch k.Str {
-		case "url":
-			bit, url = 1, f
-		case "detail":
-			bit, detail = 2, f
-		default:
-			return true
-		}
-		if seen&bit != 0 {
-			dup = k.Str
-			return false
-		}
-		seen |= bit
-		return true
-	})
-	if dup != "" {
+	var f [2]gjson.Result
+	if dup := pickMembers(image, imageMembers, f[:]); dup != "" {
 		return errDuplicate(paramOf() + "." + dup)
 	}
+	url, detail := f[0], f[1]
 	if url.Type != gjson.String || url.Str == "" {
 		return errType(paramOf()+".url", "a non-empty string")
 	}
@@ -231,33 +161,11 @@ func validateToolCall(tc gjson.Result, paramOf func() string) *apierr.Error {
 	if !tc.IsObject() {
 		return errType(paramOf(), "an object")
 	}
-	var (
-		id, typ, fn gjson.Result
-		seen        uint8
-		dup         string
-	)
-	tc.ForEach(func(k, f gjson.Result) bool {
-		var bit uint8
-		switch k.Str {
-		case "id":
-			bit, id = 1, f
-		case "type":
-			bit, typ = 2, f
-		case "function":
-			bit, fn = 4, f
-		default:
-			return true
-		}
-		if seen&bit != 0 {
-			dup = k.Str
-			return false
-		}
-		seen |= bit
-		return true
-	})
-	if dup != "" {
+	var f [3]gjson.Result
+	if dup := pickMembers(tc, toolCallMembers, f[:]); dup != "" {
 		return errDuplicate(paramOf() + "." + dup)
 	}
+	id, typ, fn := f[0], f[1], f[2]
 	if id.Exists() && id.Type != gjson.String && id.Type != gjson.Null {
 		return errType(paramOf()+".id", "a string")
 	}
@@ -267,28 +175,11 @@ func validateToolCall(tc gjson.Result, paramOf func() string) *apierr.Error {
 	if !fn.IsObject() {
 		return errType(paramOf()+".function", "an object")
 	}
-	var name, args gjson.Result
-	seen = 0
-	fn.ForEach(func(k, f gjson.Result) bool {
-		var bit uint8
-		switch k.Str {
-		case "name":
-			bit, name = 1, f
-		case "arguments":
-			bit, args = 2, f
-		default:
-			return true
-		}
-		if seen&bit != 0 {
-			dup = k.Str
-			return false
-		}
-		seen |= bit
-		return true
-	})
-	if dup != "" {
+	var g [2]gjson.Result
+	if dup := pickMembers(fn, functionMembers, g[:]); dup != "" {
 		return errDuplicate(paramOf() + ".function." + dup)
 	}
+	name, args := g[0], g[1]
 	if name.Type != gjson.String || name.Str == "" {
 		return errType(paramOf()+".function.name", "a non-empty string")
 	}
@@ -296,4 +187,38 @@ func validateToolCall(tc gjson.Result, paramOf func() string) *apierr.Error {
 		return errType(paramOf()+".function.arguments", "a string")
 	}
 	return nil
+}
+
+// The members validation reads, object by object.
+var (
+	messageMembers  = []string{"role", "content", "name", "tool_calls", "tool_call_id"}
+	partMembers     = []string{"type", "text", "image_url", "refusal"}
+	imageMembers    = []string{"url", "detail"}
+	toolMembers     = []string{"type", "function"}
+	toolCallMembers = []string{"id", "type", "function"}
+	functionMembers = []string{"name", "arguments"}
+)
+
+// pickMembers fills out[i] with obj's member called names[i] and returns the
+// name of the first of them that appears twice ("" when none): a request
+// with a duplicate member could be read one way here and another way by the
+// upstream, so it is refused.
+func pickMembers(obj gjson.Result, names []string, out []gjson.Result) (dup string) {
+	var seen uint32
+	obj.ForEach(func(k, f gjson.Result) bool {
+		for i, n := range names {
+			if k.Str != n {
+				continue
+			}
+			if seen&(1<<i) != 0 {
+				dup = n
+				return false
+			}
+			seen |= 1 << i
+			out[i] = f
+			return true
+		}
+		return true
+	})
+	return dup
 }

@@ -132,6 +132,11 @@ func TestParseChatRequestRejects(t *testing.T) {
 		{"duplicate escaped model", `{"model":"m",` + msgs + `,"mod\u0065l":"other"}`, CodeDuplicateProperty, "model"},
 		{"case variant of a member", `{"model":"m",` + msgs + `,"Model":"other"}`, CodeInvalidParameter, "Model"},
 		{"duplicate role", `{"model":"m","messages":[{"role":"user","role":"system","content":"x"}]}`, CodeDuplicateProperty, "messages[0].role"},
+		{"duplicate part text", `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a","text":"b"}]}]}`, CodeDuplicateProperty, "messages[0].content[0].text"},
+		{"duplicate image url", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://a","url":"https://b"}}]}]}`, CodeDuplicateProperty, "messages[0].content[0].image_url.url"},
+		{"duplicate tool call id", `{"model":"m","messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"id":"a","id":"b","type":"function","function":{"name":"f","arguments":"{}"}}]}]}`, CodeDuplicateProperty, "messages[1].tool_calls[0].id"},
+		{"duplicate tool call arguments", `{"model":"m","messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{}","arguments":"[]"}}]}]}`, CodeDuplicateProperty, "messages[1].tool_calls[0].function.arguments"},
+		{"duplicate tool type", `{"model":"m",` + msgs + `,"tools":[{"type":"function","type":"custom","function":{"name":"f"}}]}`, CodeDuplicateProperty, "tools[0].type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
