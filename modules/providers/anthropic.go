@@ -15,27 +15,15 @@ func init() {
 // Anthropic is the Anthropic Messages API, translated to and from OpenAI's
 // chat completions (messages, system prompts, tools, usage, streams).
 type Anthropic struct {
-	// APIKey is sent in x-api-key. Without a key the provider is
-	// disabled. Use a runtime placeholder ({env.ANTHROPIC_API_KEY}).
-	APIKey string `json:"api_key,omitempty"`
-	// BaseURL is the API root (default https://api.anthropic.com).
-	BaseURL string `json:"base_url,omitempty"`
+	// Upstream's APIKey is sent in x-api-key; without a key the provider
+	// is disabled. BaseURL defaults to https://api.anthropic.com, and
+	// DiscoverModels lists the models the key may use.
+	Upstream
 	// Version is the anthropic-version header (default 2023-06-01).
 	Version string `json:"version,omitempty"`
-	// Name is the display name in /v1/models/providers.
-	Name string `json:"name,omitempty"`
-	// Headers are added to every upstream request (anthropic-beta, …).
-	Headers map[string]string `json:"headers,omitempty"`
-	// ModelMap maps public model ids to Anthropic's model names.
-	ModelMap map[string]string `json:"model_map,omitempty"`
-	// OwnedBy is owned_by of this provider's models (default anthropic).
-	OwnedBy string `json:"owned_by,omitempty"`
 	// DefaultMaxTokens is sent when a request has no max_tokens, which
 	// Anthropic requires (default 4096).
 	DefaultMaxTokens int `json:"default_max_tokens,omitempty"`
-	// DiscoverModels asks GET /v1/models for the models the key may use.
-	DiscoverModels bool `json:"discover_models,omitempty"`
-	Timeouts
 }
 
 // CaddyModule returns the Caddy module information.
@@ -94,33 +82,20 @@ func (m *Anthropic) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	_ = d.RemainingArgs() // the id and kind, read by the llm option
 	for d.NextBlock(0) {
 		var err error
+		ok := true
 		switch d.Val() {
-		case "api_key":
-			m.APIKey, err = optionalArg(d)
-		case "base_url":
-			m.BaseURL, err = optionalArg(d)
 		case "version":
 			m.Version, err = stringArg(d)
-		case "name":
-			m.Name, err = stringArg(d)
-		case "owned_by":
-			m.OwnedBy, err = stringArg(d)
-		case "header":
-			err = pairArg(d, &m.Headers)
-		case "model_map":
-			err = pairArg(d, &m.ModelMap)
 		case "default_max_tokens":
 			m.DefaultMaxTokens, err = intArg(d)
-		case "discover_models":
-			m.DiscoverModels = true
 		default:
-			var ok bool
-			if ok, err = m.unmarshalTimeout(d); !ok {
-				err = d.Errf("unrecognized anthropic provider option '%s'", d.Val())
-			}
+			ok, err = m.unmarshalOption(d)
 		}
 		if err != nil {
 			return err
+		}
+		if !ok {
+			return d.Errf("unrecognized anthropic provider option '%s'", d.Val())
 		}
 	}
 	return nil

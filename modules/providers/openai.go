@@ -15,28 +15,13 @@ func init() {
 // OpenAI is a provider speaking OpenAI's chat completions API: vLLM,
 // llama.cpp, SGLang, Ollama, OpenAI itself and any compatible server.
 type OpenAI struct {
-	// BaseURL is the API root with its version path, as the OpenAI SDKs
-	// take it: "http://vllm:8000/v1". Default "https://api.openai.com/v1"
-	// when an APIKey is set. Runtime placeholders ({env.X}) are expanded.
-	// With neither BaseURL nor APIKey the provider is disabled, so one
-	// config can name providers that only some deployments use.
-	BaseURL string `json:"base_url,omitempty"`
-	// APIKey is sent as a Bearer token. Use a runtime placeholder
-	// ({env.OPENAI_API_KEY}) to keep it out of the JSON config.
-	APIKey string `json:"api_key,omitempty"`
-	// Name is the display name in /v1/models/providers.
-	Name string `json:"name,omitempty"`
-	// Headers are added to every upstream request; values may hold
-	// runtime placeholders.
-	Headers map[string]string `json:"headers,omitempty"`
-	// ModelMap maps public model ids to the upstream's names.
-	ModelMap map[string]string `json:"model_map,omitempty"`
-	// OwnedBy is owned_by of this provider's models in /v1/models.
-	OwnedBy string `json:"owned_by,omitempty"`
-	// DiscoverModels asks the upstream's GET /models for the models it
-	// serves, at start and periodically.
-	DiscoverModels bool `json:"discover_models,omitempty"`
-	Timeouts
+	// Upstream's BaseURL is the API root with its version path, as the
+	// OpenAI SDKs take it: "http://vllm:8000/v1"; it defaults to
+	// "https://api.openai.com/v1" when an APIKey is set, and the key is
+	// sent as a Bearer token. With neither BaseURL nor APIKey the
+	// provider is disabled, so one config can name providers that only
+	// some deployments use.
+	Upstream
 }
 
 // CaddyModule returns the Caddy module information.
@@ -93,45 +78,15 @@ func (m *OpenAI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()              // "provider"
 	_ = d.RemainingArgs() // the id and kind, read by the llm option
 	for d.NextBlock(0) {
-		var err error
-		switch d.Val() {
-		case "base_url":
-			m.BaseURL, err = optionalArg(d)
-		case "api_key":
-			m.APIKey, err = optionalArg(d)
-		case "name":
-			m.Name, err = stringArg(d)
-		case "owned_by":
-			m.OwnedBy, err = stringArg(d)
-		case "header":
-			err = pairArg(d, &m.Headers)
-		case "model_map":
-			err = pairArg(d, &m.ModelMap)
-		case "discover_models":
-			m.DiscoverModels = true
-		default:
-			var ok bool
-			if ok, err = m.unmarshalTimeout(d); !ok {
-				err = d.Errf("unrecognized openai provider option '%s'", d.Val())
-			}
-		}
+		ok, err := m.unmarshalOption(d)
 		if err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// optionalArg reads an argument that may be missing or empty (an unset
-// environment variable): both leave the option unset.
-func optionalArg(d *caddyfile.Dispenser) (string, error) {
-	var v string
-	for d.NextArg() {
-		if v == "" {
-			v = d.Val()
+		if !ok {
+			return d.Errf("unrecognized openai provider option '%s'", d.Val())
 		}
 	}
-	return v, nil
+	return nil
 }
 
 // Interface guard

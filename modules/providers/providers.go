@@ -13,6 +13,66 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
+// Upstream holds the options every HTTP provider has. Its fields appear at
+// the top level of the provider's JSON.
+type Upstream struct {
+	// BaseURL is the API root. Runtime placeholders ({env.X}) are
+	// expanded.
+	BaseURL string `json:"base_url,omitempty"`
+	// APIKey authenticates to the upstream. Use a runtime placeholder
+	// ({env.OPENAI_API_KEY}) to keep it out of the JSON config.
+	APIKey string `json:"api_key,omitempty"`
+	// Name is the display name in /v1/models/providers.
+	Name string `json:"name,omitempty"`
+	// Headers are added to every upstream request; values may hold
+	// runtime placeholders.
+	Headers map[string]string `json:"headers,omitempty"`
+	// ModelMap maps public model ids to the upstream's names.
+	ModelMap map[string]string `json:"model_map,omitempty"`
+	// OwnedBy is owned_by of this provider's models in /v1/models.
+	OwnedBy string `json:"owned_by,omitempty"`
+	// DiscoverModels asks the upstream's model listing for the models it
+	// serves, at start and periodically.
+	DiscoverModels bool `json:"discover_models,omitempty"`
+	Timeouts
+}
+
+// unmarshalOption handles one of the shared subdirectives; ok is false when
+// the directive is not one of them.
+func (u *Upstream) unmarshalOption(d *caddyfile.Dispenser) (ok bool, err error) {
+	switch d.Val() {
+	case "base_url":
+		u.BaseURL, err = optionalArg(d)
+	case "api_key":
+		u.APIKey, err = optionalArg(d)
+	case "name":
+		u.Name, err = stringArg(d)
+	case "owned_by":
+		u.OwnedBy, err = stringArg(d)
+	case "header":
+		err = pairArg(d, &u.Headers)
+	case "model_map":
+		err = pairArg(d, &u.ModelMap)
+	case "discover_models":
+		u.DiscoverModels = true
+	default:
+		return u.unmarshalTimeout(d)
+	}
+	return true, err
+}
+
+// optionalArg reads an argument that may be missing or empty (an unset
+// environment variable): both leave the option unset.
+func optionalArg(d *caddyfile.Dispenser) (string, error) {
+	var v string
+	for d.NextArg() {
+		if v == "" {
+			v = d.Val()
+		}
+	}
+	return v, nil
+}
+
 // Timeouts are the upstream timeouts shared by the HTTP providers.
 type Timeouts struct {
 	// ConnectTimeout bounds dialing and the TLS handshake (default 10s).

@@ -122,32 +122,19 @@ func New(cfg Config) (*Provider, error) {
 		info:        provider.Info{ID: cfg.ID, Name: cfg.Name, Kind: Kind},
 		messagesURL: upstream.Endpoint(base, prefix+"messages"),
 		modelsURL:   modelsURL(base, prefix),
-		header:      make(http.Header, len(cfg.Headers)+4),
 	}
 	if p.info.Name == "" {
 		p.info.Name = cfg.ID
 	}
-	rt := cfg.Transport
-	if rt == nil {
-		p.transport = provider.NewTransport(provider.TransportConfig{
-			ConnectTimeout:      cfg.ConnectTimeout,
-			FirstByteTimeout:    cfg.FirstByteTimeout,
-			MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
-		})
-		rt = p.transport
-	}
-	p.client = upstream.NewClient(rt)
-	for k, v := range cfg.Headers {
-		p.header.Set(k, v)
-	}
+	p.client, p.transport, p.header = upstream.NewHTTP(cfg.Transport, provider.TransportConfig{
+		ConnectTimeout:      cfg.ConnectTimeout,
+		FirstByteTimeout:    cfg.FirstByteTimeout,
+		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
+	}, cfg.Headers)
 	if cfg.APIKey != "" {
 		p.header.Set("X-Api-Key", cfg.APIKey)
 	}
 	p.header.Set("Anthropic-Version", cfg.Version)
-	p.header.Set("Content-Type", "application/json")
-	if p.header.Get("User-Agent") == "" {
-		p.header.Set("User-Agent", "caddy-llm-gateway")
-	}
 	return p, nil
 }
 

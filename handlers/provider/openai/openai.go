@@ -107,31 +107,17 @@ func New(cfg Config) (*Provider, error) {
 		info:      provider.Info{ID: cfg.ID, Name: cfg.Name, Kind: Kind},
 		chatURL:   upstream.Endpoint(base, "chat/completions"),
 		modelsURL: upstream.Endpoint(base, "models"),
-		header:    make(http.Header, len(cfg.Headers)+3),
 	}
 	if p.info.Name == "" {
 		p.info.Name = cfg.ID
 	}
-	rt := cfg.Transport
-	if rt == nil {
-		p.transport = provider.NewTransport(provider.TransportConfig{
-			ConnectTimeout:      cfg.ConnectTimeout,
-			FirstByteTimeout:    cfg.FirstByteTimeout,
-			MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
-		})
-		rt = p.transport
-	}
-	p.client = upstream.NewClient(rt)
-
-	for k, v := range cfg.Headers {
-		p.header.Set(k, v)
-	}
+	p.client, p.transport, p.header = upstream.NewHTTP(cfg.Transport, provider.TransportConfig{
+		ConnectTimeout:      cfg.ConnectTimeout,
+		FirstByteTimeout:    cfg.FirstByteTimeout,
+		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
+	}, cfg.Headers)
 	if cfg.APIKey != "" {
 		p.header.Set("Authorization", "Bearer "+cfg.APIKey)
-	}
-	p.header.Set("Content-Type", "application/json")
-	if p.header.Get("User-Agent") == "" {
-		p.header.Set("User-Agent", "caddy-llm-gateway")
 	}
 	return p, nil
 }

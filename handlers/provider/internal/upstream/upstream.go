@@ -125,3 +125,25 @@ func SetTrace(h http.Header, req *provider.Request) {
 		h["X-Request-Id"] = []string{req.RequestID}
 	}
 }
+
+// NewHTTP builds what an HTTP provider calls its upstream with: a client on
+// rt, or, when rt is nil, on a tuned transport it also returns so that the
+// provider can close its idle connections; and the headers of every request:
+// the configured ones, a JSON content type and a default User-Agent.
+// Credentials are the provider's to add.
+func NewHTTP(rt http.RoundTripper, tc provider.TransportConfig, headers map[string]string) (*http.Client, *http.Transport, http.Header) {
+	var owned *http.Transport
+	if rt == nil {
+		owned = provider.NewTransport(tc)
+		rt = owned
+	}
+	h := make(http.Header, len(headers)+4)
+	for k, v := range headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/json")
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", "caddy-llm-gateway")
+	}
+	return NewClient(rt), owned, h
+}
