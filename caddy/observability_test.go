@@ -25,33 +25,41 @@ func TestMetricsAndAccessLog(t *testing.T) {
 		Port:   port,
 		Admin:  fmt.Sprintf("localhost:%d", adminPort),
 		Global: "metrics",
-		Site:   fmt.Sprintf("log {\n\t\toutput file %s\n\t\tformat json\n\t}", accessLog),
-		Routes: "llm_auth\n\t\tllm_rate_limit /v1/chat/completions {\n\t\t\tguest 3/min\n\t\t}",
+		Site:   fmt.Sprintf("log {\n\t\toutput file %s\n\t\tformat filter {\n\t\t\twrap json\n\t\t\trequest>headers>X-Api-Key delete\n\t\t}\n\t}", accessLog),
+		Routes: "llm_auth\n\t\tllm_rate_limit /v1/chat/completions {\n\t\t\tname metrics_test\n\t\t\tguest 3/min\n\t\t}",
 	}))
-	token := guestToken(t, g)
-	chat := map[string]any{"model": "jan-v1-4b", "max_tokens": 5, "messages": []map[string]any{{"role": "user", "content": "Hello there"}}}
-	for i := 0; i < 4; i++ { // the 4th is refused by the 3/min tier
-		g.do("POST", "/v1/chat/completions", chat, "Authorization", "Bearer "+token)
+	scrape := func() string {
+		resp, err := http.Get(fmt.Sprintf("http://localhost:%d/metrics", adminPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
 	}
-	g.do("POST", "/v1/chat/completions", map[string]any{"model": "nope", "messages": chat["messages"]}, "Authorization", "Bearer "+token)
-
-	resp, err := http.Get(fmt.Sprintf("http://localhost:%d/metrics", adminPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	metrics := string(body)
-	for series, want := range map[string]float64{
+	// Counters are process-wide (they survive reloads): compare the counts
+	// before and after this test's traffic.
+	want := map[string]float64{
 		`llm_gateway_chat_requests_total{model="jan-v1-4b",provider="mock",status="200",stream="false"}`: 3,
 		`llm_gateway_tokens_total{direction="completion",model="jan-v1-4b",provider="mock"}`:             15,
-		`llm_gateway_rate_limit_decisions_total{decision="allowed",limit="principal"}`:                   3,
-		`llm_gateway_rate_limit_decisions_total{decision="refused",limit="principal"}`:                   1,
-	} {
-		if got := metricValue(t, metrics, series); got < want {
-			// Counters are process-wide: earlier tests may have added to
-			// them, never taken away.
-			t.Errorf("%s = %v, want at least %v", series, got, want)
+		`llm_gateway_rate_limit_decisions_total{decision="allowed",limit="metrics_test"}`:                3,
+		`llm_gateway_rate_limit_decisions_total{decision="refused",limit="metrics_test"}`:                2, // the 4th and the unknown model
+	}
+	before := scrape()
+	token := guestToken(t, g)
+	chat := map[string]any{"model": "jan-v1-4b", "max_tokens": 5, "messages": []map[string]any{{"role": "user", "content": "Hello there"}}}
+	for i, status := range []int{200, 200, 200, 429} { // the 4th is refused by the 3/min tier
+		if r := g.do("POST", "/v1/chat/completions", chat, "Authorization", "Bearer "+token); r.Status != status {
+			t.Fatalf("chat %d = %d, want %d", i+1, r.Status, status)
+		}
+	}
+	wantError(t, g.do("POST", "/v1/chat/completions", map[string]any{"model": "nope", "messages": chat["messages"]},
+		"Authorization", "Bearer "+token), http.StatusTooManyRequests, "rate_limit_exceeded")
+
+	metrics := scrape()
+	for series, delta := range want {
+		if got := metricValue(t, metrics, series) - metricValueOrZero(before, series); got != delta {
+			t.Errorf("%s went up by %v, want %v", series, got, delta)
 		}
 	}
 	if !strings.Contains(metrics, "llm_gateway_time_to_first_token_seconds_bucket") {
@@ -84,6 +92,16 @@ func TestMetricsAndAccessLog(t *testing.T) {
 		}
 		return found, found
 	})
+}
+
+// metricValueOrZero is metricValue for a series that may not exist yet.
+func metricValueOrZero(text, series string) float64 {
+	if !strings.Contains(text, series+" ") {
+		return 0
+	}
+	var v float64
+	fmt.Sscan(text[strings.Index(text, series+" ")+len(series)+1:], &v)
+	return v
 }
 
 // metricValue returns the value of one series in Prometheus' text format.
