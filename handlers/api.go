@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"net/http"
+	"path"
 	"strings"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
@@ -35,7 +36,41 @@ func New(groups ...Registrar) *API {
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !isClean(r.URL.EscapedPath()) {
+		// ServeMux would answer with a 307 to the clean path and an HTML
+		// body; an API client gets a JSON error instead, and no redirect
+		// that would make it send its body and credentials again.
+		WriteRouteNotFound(w, r)
+		return
+	}
 	a.mux.ServeHTTP(w, r)
+}
+
+// Known reports whether the request's path is one of the API's routes, for
+// any method. The authentication in front of the API asks it, so that an
+// unknown path is a 404 rather than a 401 that makes a missing route look
+// like an authentication failure.
+func (a *API) Known(r *http.Request) bool {
+	if !isClean(r.URL.EscapedPath()) {
+		return false
+	}
+	if _, pattern := a.mux.Handler(r); pattern != "" && pattern != "/" {
+		return true
+	}
+	return len(a.allowed(r)) > 0
+}
+
+// isClean reports whether p is a path ServeMux serves without redirecting:
+// no empty, "." or ".." segments.
+func isClean(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
@@ -43,6 +78,26 @@ var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, htt
 // notFound answers a request no route matched: 405 with Allow when the path
 // exists for other methods, else 404.
 func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
+	if allow := a.allowed(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			"method "+r.Method+" is not allowed on "+r.URL.Path)
+		return
+	}
+	WriteRouteNotFound(w, r)
+}
+
+// WriteRouteNotFound answers a request for a path the API does not serve.
+func WriteRouteNotFound(w http.ResponseWriter, r *http.Request) {
+	msg := "no route for " + r.Method + " " + r.URL.Path
+	if !isClean(r.URL.EscapedPath()) {
+		msg += " (the path has empty, \".\" or \"..\" segments)"
+	}
+	apierr.WriteStatus(w, http.StatusNotFound, "route_not_found", msg)
+}
+
+// allowed returns the other methods the request's path has routes for.
+func (a *API) allowed(r *http.Request) []string {
 	var allow []string
 	for _, m := range probeMethods {
 		if m == r.Method {
@@ -54,11 +109,5 @@ func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
 			allow = append(allow, m)
 		}
 	}
-	if len(allow) > 0 {
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed",
-			"method "+r.Method+" is not allowed on "+r.URL.Path)
-		return
-	}
-	apierr.WriteStatus(w, http.StatusNotFound, "route_not_found", "no route for "+r.Method+" "+r.URL.Path)
+	return allow
 }

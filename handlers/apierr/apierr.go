@@ -8,6 +8,7 @@ package apierr
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 )
@@ -106,4 +107,23 @@ func Write(w http.ResponseWriter, e *Error) {
 // WriteStatus writes a new error; a shorthand for Write(w, New(…)).
 func WriteStatus(w http.ResponseWriter, status int, code, message string) {
 	Write(w, New(status, code, message))
+}
+
+// RequestTooLarge is the 413 for a request body above limit bytes. Every 413
+// of the gateway, Caddy's request_body included, is written through it, so
+// clients see one message naming the one limit that refused them.
+func RequestTooLarge(limit int64) *Error {
+	return New(http.StatusRequestEntityTooLarge, "request_too_large",
+		"the request body is larger than the limit of "+strconv.FormatInt(limit, 10)+" bytes")
+}
+
+// BodyLimit returns the limit of the http.MaxBytesReader whose error err
+// wraps, and false when err is not such an error. A body read through
+// several such readers (Caddy's request_body, then a handler's own) fails
+// on the smallest one, which is the limit to name.
+func BodyLimit(err error) (int64, bool) {
+	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return mbe.Limit, true
+	}
+	return 0, false
 }

@@ -3,7 +3,6 @@ package auth
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -45,9 +44,8 @@ func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) (bool, *a
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodySize))
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return false, apierr.New(http.StatusRequestEntityTooLarge, "request_too_large", "the request body is too large")
+		if limit, ok := apierr.BodyLimit(err); ok {
+			return false, apierr.RequestTooLarge(limit)
 		}
 		return false, apierr.Invalid("", "invalid_body", "the request body could not be read")
 	}

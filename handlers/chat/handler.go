@@ -5,7 +5,6 @@ package chat
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -178,9 +177,8 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *api
 		body, err = io.ReadAll(rd)
 	}
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, openai.ErrRequestTooLarge(limit)
+		if tripped, ok := apierr.BodyLimit(err); ok {
+			return nil, openai.ErrRequestTooLarge(tripped)
 		}
 		return nil, apierr.New(http.StatusBadRequest, openai.CodeInvalidJSON, "the request body could not be read")
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
 )
@@ -21,24 +20,19 @@ func ReadBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, *
 		maxBytes = DefaultMaxBodyBytes
 	}
 	if r.ContentLength > maxBytes {
-		return nil, tooLarge(maxBytes)
+		return nil, apierr.RequestTooLarge(maxBytes)
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
 	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBytes)); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, tooLarge(maxBytes)
+		if limit, ok := apierr.BodyLimit(err); ok {
+			return nil, apierr.RequestTooLarge(limit)
 		}
 		return nil, apierr.New(http.StatusBadRequest, "invalid_body", "reading the request body failed")
 	}
 	return buf.Bytes(), nil
-}
-
-func tooLarge(maxBytes int64) *apierr.Error {
-	return apierr.New(http.StatusRequestEntityTooLarge, "request_too_large",
-		"the request body is larger than "+strconv.FormatInt(maxBytes, 10)+" bytes")
 }
 
 // DecodeJSON reads the request body (see ReadBody) and decodes it into dst,

@@ -57,5 +57,5 @@ func ErrOutputLimit(param string, max int) *apierr.Error {
 
 // ErrRequestTooLarge is the 413 for a body above the configured limit.
 func ErrRequestTooLarge(limit int64) *apierr.Error {
-	return apierr.New(413, CodeRequestTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit))
+	return apierr.RequestTooLarge(limit)
 }

@@ -11,6 +11,9 @@ func init() {
 	httpcaddyfile.RegisterHandlerDirective("llm_error", parseErrorHandler)
 	httpcaddyfile.RegisterDirectiveOrder("llm_api", httpcaddyfile.Before, "reverse_proxy")
 	httpcaddyfile.RegisterDirectiveOrder("llm_error", httpcaddyfile.Before, "respond")
+	httpcaddyfile.RegisterHandlerDirective("llm_request_id", parseRequestIDHandler)
+	// First of all handlers, so that every answer carries the id.
+	httpcaddyfile.RegisterDirectiveOrder("llm_request_id", httpcaddyfile.Before, "tracing")
 }
 
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -52,8 +55,25 @@ func (ErrorHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
+func parseRequestIDHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(RequestIDHandler)
+	return m, m.UnmarshalCaddyfile(h.Dispenser)
+}
+
+// UnmarshalCaddyfile sets up the request id handler. It takes no arguments:
+//
+//	llm_request_id
+func (RequestIDHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
 // Interface guards
 var (
+	_ caddyfile.Unmarshaler = (*RequestIDHandler)(nil)
 	_ caddyfile.Unmarshaler = (*Handler)(nil)
 	_ caddyfile.Unmarshaler = (*ErrorHandler)(nil)
 )

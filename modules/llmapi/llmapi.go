@@ -60,7 +60,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		// Chat requests that name a conversation are recorded into it.
 		Conversations: &turns.Recorder{Store: st, Logger: h.logger.Named("turns")},
 	}
-	h.api = handlers.New(
+	api := handlers.New(
 		&handlers.Health{Ready: app.Ready, CaddyVersion: caddyVersion()},
 		app.AuthService(),
 		&conversations.Handler{Store: st, Logger: h.logger.Named("conversations")},
@@ -70,6 +70,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		app.MCPAggregator().Endpoint(chatHandler),
 		&models.Handler{Router: app.Router()},
 	)
+	h.api = api
+	app.SetRoutes(api)
 	return nil
 }
 

@@ -30,11 +30,17 @@ func (ErrorHandler) CaddyModule() caddy.ModuleInfo {
 // ServeHTTP writes the error of the request's context as JSON.
 func (ErrorHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	status := http.StatusInternalServerError
-	if v, ok := r.Context().Value(caddyhttp.ErrorCtxKey).(error); ok {
+	v, _ := r.Context().Value(caddyhttp.ErrorCtxKey).(error)
+	if v != nil {
 		var he caddyhttp.HandlerError
 		if errors.As(v, &he) && he.StatusCode != 0 {
 			status = he.StatusCode
 		}
+	}
+	if limit, ok := apierr.BodyLimit(v); ok && status == http.StatusRequestEntityTooLarge {
+		// request_body's limit, named as the API's own 413s name theirs.
+		apierr.Write(w, apierr.RequestTooLarge(limit))
+		return nil
 	}
 	apierr.WriteStatus(w, status, codeFor(status), messageFor(status))
 	return nil

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // requestID gives the request an id, shown to the client as X-Request-Id
@@ -42,3 +43,30 @@ func plainID(id string) bool {
 	}
 	return true
 }
+
+func init() {
+	caddy.RegisterModule(RequestIDHandler{})
+}
+
+// RequestIDHandler gives every request its X-Request-Id (see requestID)
+// before anything else can answer it. Put it first in the route, so that the
+// 401s of llm_auth, the 429s of llm_rate_limit and Caddy's own errors written
+// by llm_error carry the id too, not only the API's answers.
+type RequestIDHandler struct{}
+
+// CaddyModule returns the Caddy module information.
+func (RequestIDHandler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.llm_request_id",
+		New: func() caddy.Module { return new(RequestIDHandler) },
+	}
+}
+
+// ServeHTTP sets the request id and goes on.
+func (RequestIDHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	requestID(w, r)
+	return next.ServeHTTP(w, r)
+}
+
+// Interface guards
+var _ caddyhttp.MiddlewareHandler = RequestIDHandler{}

@@ -109,6 +109,7 @@ type App struct {
 	redisKey      redisKey
 	gate          *inflightGate
 	logger        *zap.Logger
+	routes        *routeTable
 }
 
 // CaddyModule returns the Caddy module information.
@@ -123,6 +124,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.gate = &inflightGate{onIdle: a.release}
+	a.routes = newRouteTable()
 	if err := metrics.register(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}

@@ -75,8 +75,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	leave := h.app.Enter()
 	defer leave()
 
-	p, err := h.app.AuthService().Authenticate(r)
 	public := h.isPublic(r)
+	if !public && !h.app.KnownRoute(r) {
+		// A path the API does not serve is a 404 whatever the credentials:
+		// a 401 would make a mistyped route look like an auth failure.
+		handlers.WriteRouteNotFound(w, r)
+		return nil
+	}
+
+	p, err := h.app.AuthService().Authenticate(r)
 	if err != nil && !public {
 		writeRefusal(w, err, challengeInvalid)
 		return nil
