@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,13 @@ func startDefaultGateway(t *testing.T, env ...string) (*gateway, string) {
 		t.Fatalf("the default Caddyfile's global log block has no line %q; update this test", levelLine)
 	}
 	cfg = strings.Replace(cfg, levelLine, levelLine+"\t\toutput file "+logFile+"\n", 1)
+	// The provider pool keys providers by their config text and keeps an
+	// unloaded config's providers for a moment (releaseDelay): a test whose
+	// upstream differs from the previous test's must differ in text too,
+	// not only in the environment, which is fixed for a real process.
+	if u := os.Getenv("INFERENCE_BASE_URL"); u != "" {
+		cfg = strings.ReplaceAll(cfg, "{env.INFERENCE_BASE_URL}", u)
+	}
 	gw, svc := freePort(t), freePort(t)
 	g := startGateway(t, gw, withPorts(cfg, gw, svc))
 	return g, fmt.Sprintf("http://127.0.0.1:%d", svc)
