@@ -272,11 +272,13 @@ func TestAuthPublicAndProtectedRoutes(t *testing.T) {
 		{"GET", "/llm/auth/api-keys"},
 		{"POST", "/llm/auth/api-keys"},
 		{"DELETE", "/llm/auth/api-keys/key_123"},
-		{"GET", "/v1/no-such-route"}, // no route is a way round the check
 	} {
 		r := e.do(rt.method, rt.path, nil)
 		wantUnauthorized(t, r, "missing_credentials")
 	}
+	// A path no route serves is a 404 (issue #13): nothing is served there,
+	// so it is no way round the check, and a 401 would hide the typo.
+	wantError(t, e.do("GET", "/v1/no-such-route", nil), http.StatusNotFound, "route_not_found")
 }
 
 func credName(creds []string) string {

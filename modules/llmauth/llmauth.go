@@ -28,7 +28,9 @@ func init() {
 // and in the response headers X-Auth-Method, X-Principal-Id and X-User-ID.
 // A request without credentials goes on only to public routes (health,
 // version, guest login, token refresh, the JWKS, and PublicPaths); others
-// get 401. Invalid credentials are a 401 too, except on public routes, which
+// get 401. A path that none of the API's routes serves (as the llm_api of
+// the config reports) gets a 404 before any of this, so that a mistyped
+// route does not look like an authentication failure. Invalid credentials are a 401 too, except on public routes, which
 // ignore them (a refresh token sent as a Bearer token is not an access
 // token).
 //
