@@ -90,13 +90,18 @@ func (p *Policy) allows(origin string) bool {
 // stops. It runs before authentication and rate limits: a preflight carries
 // no credentials, and counting it would halve a browser's limit.
 func (p *Policy) Handle(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || !p.Enabled() {
+	if !p.Enabled() {
 		return false
 	}
 	h := w.Header()
 	if !p.any {
+		// The answer depends on the Origin, also when there is none:
+		// caches must not hand one origin's answer to another.
 		h.Add("Vary", "Origin")
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
 	}
 	allowed := p.allows(origin)
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
