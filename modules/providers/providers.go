@@ -121,15 +121,20 @@ func (t *Timeouts) unmarshalTimeout(d *caddyfile.Dispenser) (ok bool, err error)
 	default:
 		return false, nil
 	}
+	*dst, err = durationArg(d)
+	return true, err
+}
+
+// durationArg reads a duration argument ("250ms", "1m30s", "1d").
+func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	if !d.NextArg() {
-		return true, d.ArgErr()
+		return 0, d.ArgErr()
 	}
 	dur, err := caddy.ParseDuration(d.Val())
 	if err != nil {
-		return true, d.Errf("parsing %s: %v", d.Val(), err)
+		return 0, d.Errf("parsing %s: %v", d.Val(), err)
 	}
-	*dst = caddy.Duration(dur)
-	return true, nil
+	return caddy.Duration(dur), nil
 }
 
 // replaced expands runtime placeholders such as {env.OPENAI_API_KEY}, so that
