@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -76,7 +77,13 @@ func TestTTLCacheStaysBounded(t *testing.T) {
 	}
 }
 
+// The refresher tests run on synctest's fake clock: waits are exact and
+// take no real time.
 func TestRefresherSharesOneRun(t *testing.T) {
+	synctest.Test(t, testRefresherSharesOneRun)
+}
+
+func testRefresherSharesOneRun(t *testing.T) {
 	var runs atomic.Int32
 	release := make(chan struct{})
 	r := &refresher{interval: time.Hour, timeout: time.Second, run: func(context.Context) error {
@@ -94,13 +101,14 @@ func TestRefresherSharesOneRun(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	synctest.Wait() // all 8 callers are in, waiting for the one run
 	close(release)
 	wg.Wait()
 	if n := runs.Load(); n != 1 {
 		t.Fatalf("8 concurrent callers caused %d runs, want 1", n)
 	}
-	// Within the interval, a caller that does not wait is refused.
+	// Within the interval, a later caller that does not wait is refused.
+	time.Sleep(time.Minute)
 	if err := r.refresh(context.Background(), time.Now(), false); !errors.Is(err, errRefreshLimited) {
 		t.Fatalf("refresh within the interval: %v, want errRefreshLimited", err)
 	}
@@ -110,6 +118,10 @@ func TestRefresherSharesOneRun(t *testing.T) {
 }
 
 func TestRefresherWaitsForANewerRun(t *testing.T) {
+	synctest.Test(t, testRefresherWaitsForANewerRun)
+}
+
+func testRefresherWaitsForANewerRun(t *testing.T) {
 	var runs atomic.Int32
 	r := &refresher{interval: 100 * time.Millisecond, timeout: time.Second, run: func(context.Context) error {
 		runs.Add(1)
@@ -120,10 +132,14 @@ func TestRefresherWaitsForANewerRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A run newer than "since" is needed; the last one is older, so the
-	// caller waits out the interval and runs again.
+	// caller waits out the rest of the interval and runs again.
+	time.Sleep(10 * time.Millisecond)
 	since := time.Now()
 	if err := r.refresh(ctx, since, true); err != nil {
 		t.Fatal(err)
+	}
+	if waited, want := time.Since(since), r.interval-10*time.Millisecond; waited != want {
+		t.Errorf("waited %v for the next run, want the rest of the interval, %v", waited, want)
 	}
 	if n := runs.Load(); n != 2 {
 		t.Fatalf("%d runs, want 2", n)
@@ -133,6 +149,7 @@ func TestRefresherWaitsForANewerRun(t *testing.T) {
 		t.Fatalf("refresh: %v, %d runs; want no new run", err, runs.Load())
 	}
 	// A cancelled caller stops waiting.
+	time.Sleep(time.Millisecond)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := r.refresh(cctx, time.Now(), true); !errors.Is(err, context.Canceled) {

@@ -6,108 +6,50 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // minRSABits is the smallest RSA modulus accepted from a key set; shorter
 // keys are skipped as unsafe.
 const minRSABits = 2048
 
-// jsonWebKey is one key of a JWKS document (RFC 7517), with the members the
-// gateway reads or writes.
-type jsonWebKey struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid,omitempty"`
-	Use string `json:"use,omitempty"`
-	Alg string `json:"alg,omitempty"`
-	Crv string `json:"crv,omitempty"`
-	N   string `json:"n,omitempty"`
-	E   string `json:"e,omitempty"`
-	X   string `json:"x,omitempty"`
-	Y   string `json:"y,omitempty"`
-}
-
-// jwksDocument is a JWKS document: {"keys": […]}.
+// jwksDocument is a JWKS document, {"keys": […]}, as fetched: each key is
+// parsed on its own so that one key the gateway cannot use (an encryption
+// key, an unknown type) does not spoil the others, as RFC 7517 §5 asks.
 type jwksDocument struct {
-	Keys []jsonWebKey `json:"keys"`
+	Keys []json.RawMessage `json:"keys"`
 }
 
-// publicKey returns the key's public key. It supports RSA, EC (P-256, P-384,
-// P-521) and OKP (Ed25519) keys.
-func (k jsonWebKey) publicKey() (crypto.PublicKey, error) {
-	switch k.Kty {
-	case "RSA":
-		return k.rsaPublicKey()
-	case "EC":
-		return k.ecdsaPublicKey()
-	case "OKP":
-		if k.Crv != "Ed25519" {
-			return nil, fmt.Errorf("unsupported OKP curve %q", k.Crv)
+// parsePublicJWK parses one key of a key set with go-jose and applies the
+// gateway's policy on top of go-jose's checks (coordinates on the curve and
+// of the curve's size, Ed25519 low-order points): only public asymmetric keys
+// (RSA, EC P-256/P-384/P-521, Ed25519), and RSA keys of at least minRSABits
+// with an odd exponent that crypto/rsa accepts.
+func parsePublicJWK(data []byte) (jose.JSONWebKey, error) {
+	var jwk jose.JSONWebKey
+	if err := jwk.UnmarshalJSON(data); err != nil {
+		return jose.JSONWebKey{}, fmt.Errorf("parsing JWK: %w", err)
+	}
+	// Symmetric keys and private key material have no place in a published
+	// key set; a provider that publishes them is misconfigured.
+	if !jwk.IsPublic() {
+		return jose.JSONWebKey{}, errors.New("parsing JWK: not a public asymmetric key")
+	}
+	if pub, ok := jwk.Key.(*rsa.PublicKey); ok {
+		if pub.E < 3 || pub.E%2 == 0 || pub.E > 1<<31-1 {
+			return jose.JSONWebKey{}, errors.New("parsing JWK: invalid RSA exponent")
 		}
-		x, err := base64.RawURLEncoding.DecodeString(k.X)
-		if err != nil || len(x) != ed25519.PublicKeySize {
-			return nil, errors.New("invalid Ed25519 key")
+		if bits := pub.N.BitLen(); bits < minRSABits {
+			return jose.JSONWebKey{}, fmt.Errorf("parsing JWK: RSA key of %d bits is too short", bits)
 		}
-		return ed25519.PublicKey(x), nil
-	default:
-		return nil, fmt.Errorf("unsupported key type %q", k.Kty)
 	}
-}
-
-func (k jsonWebKey) rsaPublicKey() (*rsa.PublicKey, error) {
-	n, err := base64.RawURLEncoding.DecodeString(k.N)
-	if err != nil || len(n) == 0 {
-		return nil, errors.New("invalid RSA modulus")
-	}
-	e, err := base64.RawURLEncoding.DecodeString(k.E)
-	if err != nil || len(e) == 0 || len(e) > 4 {
-		return nil, errors.New("invalid RSA exponent")
-	}
-	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n)}
-	for _, b := range e {
-		pub.E = pub.E<<8 | int(b)
-	}
-	if pub.E < 3 || pub.E%2 == 0 {
-		return nil, errors.New("invalid RSA exponent")
-	}
-	if bits := pub.N.BitLen(); bits < minRSABits {
-		return nil, fmt.Errorf("RSA key of %d bits is too short", bits)
-	}
-	return pub, nil
-}
-
-func (k jsonWebKey) ecdsaPublicKey() (*ecdsa.PublicKey, error) {
-	var curve elliptic.Curve
-	switch k.Crv {
-	case "P-256":
-		curve = elliptic.P256()
-	case "P-384":
-		curve = elliptic.P384()
-	case "P-521":
-		curve = elliptic.P521()
-	default:
-		return nil, fmt.Errorf("unsupported EC curve %q", k.Crv)
-	}
-	size := (curve.Params().BitSize + 7) / 8
-	x, errX := base64.RawURLEncoding.DecodeString(k.X)
-	y, errY := base64.RawURLEncoding.DecodeString(k.Y)
-	if errX != nil || errY != nil || len(x) != size || len(y) != size {
-		return nil, errors.New("invalid EC coordinates")
-	}
-	point := make([]byte, 0, 1+2*size)
-	point = append(point, 4) // uncompressed form
-	point = append(point, x...)
-	point = append(point, y...)
-	pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
-	if err != nil {
-		return nil, fmt.Errorf("invalid EC point: %w", err)
-	}
-	return pub, nil
+	return jwk, nil
 }
 
 // algorithmFits reports whether a token signed with alg may be verified with
@@ -136,23 +78,18 @@ func algorithmFits(alg string, key crypto.PublicKey) bool {
 }
 
 // ed25519JWK returns the public JWK of a gateway signing key.
-func ed25519JWK(kid string, pub ed25519.PublicKey) jsonWebKey {
-	return jsonWebKey{
-		Kty: "OKP",
-		Crv: "Ed25519",
-		X:   base64.RawURLEncoding.EncodeToString(pub),
-		Kid: kid,
-		Use: "sig",
-		Alg: "EdDSA",
-	}
+func ed25519JWK(kid string, pub ed25519.PublicKey) jose.JSONWebKey {
+	return jose.JSONWebKey{Key: pub, KeyID: kid, Use: "sig", Algorithm: signingAlgorithm}
 }
 
 // ed25519Thumbprint returns the RFC 7638 thumbprint of an Ed25519 public key,
 // used as the key id of the gateway's signing keys: unique, stable and
 // derived from the key itself.
-func ed25519Thumbprint(pub ed25519.PublicKey) string {
-	// The members in lexicographic order, no whitespace (RFC 7638 §3.2, RFC 8037 §2).
-	canonical := `{"crv":"Ed25519","kty":"OKP","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}`
-	sum := sha256.Sum256([]byte(canonical))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+func ed25519Thumbprint(pub ed25519.PublicKey) (string, error) {
+	jwk := jose.JSONWebKey{Key: pub}
+	sum, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("computing key thumbprint: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(sum), nil
 }

@@ -70,31 +70,48 @@ func TestOIDCSubjectMapsToOneUser(t *testing.T) {
 }
 
 func TestOIDCKeyRotationRefetchesRateLimited(t *testing.T) {
-	env := newUserEnv(t, nil, Config{})
-	if _, resp, data := whoamiAs(t, env.srv, bearer(env.token)); resp.StatusCode != http.StatusOK {
+	// A long refetch interval that the test ages by hand rather than sleeps
+	// out: the ten requests below surely fall within it, and no time is
+	// spent waiting.
+	prov := newTestProvider(t)
+	oc := prov.config()
+	oc.RefetchInterval = time.Hour
+	svc := newService(t, nil, Config{OIDC: oc})
+	srv := newServer(t, svc)
+	token := prov.mint(t, "rsa-0", prov.claims(time.Now()))
+	if _, resp, data := whoamiAs(t, srv, bearer(token)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.StatusCode, data)
 	}
-	time.Sleep(env.prov.config().RefetchInterval) // let the start-up fetch age
+	fetch := svc.oidc.keys.fetch
+	fetch.age() // let the start-up fetch age
 
-	env.prov.addKey("rsa-new", "RS256", testRSAKey(1), false)
-	rotated := env.prov.mint(t, "rsa-new", env.prov.claims(time.Now()))
-	before := env.prov.fetches.Load()
+	prov.addKey("rsa-new", "RS256", testRSAKey(1), false)
+	rotated := prov.mint(t, "rsa-new", prov.claims(time.Now()))
+	before := prov.fetches.Load()
 	for range 10 { // the provider has not published the key yet
-		_, resp, data := whoamiAs(t, env.srv, bearer(rotated))
+		_, resp, data := whoamiAs(t, srv, bearer(rotated))
 		wantError(t, resp, data, http.StatusUnauthorized, "invalid_token")
 	}
-	if n := env.prov.fetches.Load() - before; n != 1 {
+	if n := prov.fetches.Load() - before; n != 1 {
 		t.Fatalf("10 tokens with an unknown kid caused %d fetches, want 1", n)
 	}
 
-	env.prov.publish("rsa-new")
-	time.Sleep(env.prov.config().RefetchInterval)
-	if _, resp, data := whoamiAs(t, env.srv, bearer(rotated)); resp.StatusCode != http.StatusOK {
+	prov.publish("rsa-new")
+	fetch.age()
+	if _, resp, data := whoamiAs(t, srv, bearer(rotated)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("token of the rotated key: status %d: %s", resp.StatusCode, data)
 	}
-	if n := env.prov.fetches.Load() - before; n != 2 {
+	if n := prov.fetches.Load() - before; n != 2 {
 		t.Fatalf("%d fetches, want 2", n)
 	}
+}
+
+// age makes the refresher's latest run look one interval old, as if the
+// test had slept the interval out.
+func (r *refresher) age() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started = r.started.Add(-r.interval)
 }
 
 func TestOIDCTokenWithoutKID(t *testing.T) {

@@ -101,19 +101,19 @@ func (rk *remoteKeys) load(ctx context.Context) error {
 	}
 	set := &remoteKeySet{byKID: make(map[string]verificationKey, len(doc.Keys))}
 	var usable []verificationKey
-	for _, jwk := range doc.Keys {
+	for i, raw := range doc.Keys {
+		jwk, err := parsePublicJWK(raw)
+		if err != nil {
+			rk.log.Debug("skipping OIDC key", zap.Int("index", i), zap.Error(err))
+			continue
+		}
 		if jwk.Use != "" && jwk.Use != "sig" {
 			continue // encryption keys, as Keycloak publishes next to its signing keys
 		}
-		pub, err := jwk.publicKey()
-		if err != nil {
-			rk.log.Debug("skipping OIDC key", zap.String("kid", jwk.Kid), zap.Error(err))
-			continue
-		}
-		k := verificationKey{alg: jwk.Alg, key: pub}
+		k := verificationKey{alg: jwk.Algorithm, key: jwk.Key}
 		usable = append(usable, k)
-		if jwk.Kid != "" {
-			set.byKID[jwk.Kid] = k
+		if jwk.KeyID != "" {
+			set.byKID[jwk.KeyID] = k
 		}
 	}
 	if len(usable) == 1 {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/store"
@@ -84,7 +85,7 @@ func (k *keyring) load(ctx context.Context) error {
 	}
 	now := k.now()
 	snap := &keySnapshot{byKID: make(map[string]*gatewayKey, len(recs))}
-	doc := jwksDocument{Keys: make([]jsonWebKey, 0, len(recs))}
+	doc := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(recs))}
 	for _, rec := range recs { // newest first
 		if rec.Algorithm != signingAlgorithm {
 			continue
@@ -173,7 +174,11 @@ func newGatewayKey(now time.Time) (*gatewayKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generating signing key: %w", err)
 	}
-	return &gatewayKey{kid: ed25519Thumbprint(pub), private: priv, public: pub, createdAt: now}, nil
+	kid, err := ed25519Thumbprint(pub)
+	if err != nil {
+		return nil, err
+	}
+	return &gatewayKey{kid: kid, private: priv, public: pub, createdAt: now}, nil
 }
 
 func parseSigningKey(rec store.SigningKey) (*gatewayKey, error) {

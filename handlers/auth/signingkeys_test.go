@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/caddy-llm/gateway/store"
@@ -133,8 +134,8 @@ func jwksKIDs(t *testing.T, srv *httptest.Server) []string {
 		t.Fatalf("JWKS: status %d: %s", resp.StatusCode, data)
 	}
 	var kids []string
-	for _, k := range decode[jwksDocument](t, data).Keys {
-		kids = append(kids, k.Kid)
+	for _, k := range decode[jose.JSONWebKeySet](t, data).Keys {
+		kids = append(kids, k.KeyID)
 	}
 	return kids
 }

@@ -137,14 +137,3 @@ func TextPartType(role string) string {
 	}
 	return PartInputText
 }
-
-// NewTextItem returns a completed message item with one text part of the
-// role's type, ready for store.AppendItems.
-func NewTextItem(role, text string) store.Item {
-	return store.Item{
-		Type:    "message",
-		Role:    role,
-		Status:  store.ItemStatusCompleted,
-		Content: []store.ContentPart{{Type: TextPartType(role), Text: text}},
-	}
-}

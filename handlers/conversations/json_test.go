@@ -68,13 +68,3 @@ func TestConversationJSON(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
-
-func TestNewTextItem(t *testing.T) {
-	for role, want := range map[string]string{"user": "input_text", "system": "input_text", "developer": "input_text", "assistant": "output_text"} {
-		it := NewTextItem(role, "x")
-		if it.Type != "message" || it.Role != role || it.Status != store.ItemStatusCompleted ||
-			len(it.Content) != 1 || it.Content[0].Type != want || it.Content[0].Text != "x" {
-			t.Errorf("NewTextItem(%q) = %+v, want one %s part", role, it, want)
-		}
-	}
-}

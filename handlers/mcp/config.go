@@ -153,9 +153,3 @@ func ValidateServerName(name string) error {
 func ExposedToolName(server, tool string) string {
 	return server + ToolNameSeparator + tool
 }
-
-// SplitToolName splits an exposed tool name into the server's name and the
-// tool's name on that server.
-func SplitToolName(exposed string) (server, tool string, ok bool) {
-	return strings.Cut(exposed, ToolNameSeparator)
-}

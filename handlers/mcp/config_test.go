@@ -33,8 +33,8 @@ func TestValidateServerName(t *testing.T) {
 }
 
 // TestExposedNamesNeverClash checks the naming rule's promise: for valid
-// server names, an exposed name splits back into its server and tool, so
-// two different (server, tool) pairs never share an exposed name.
+// server names, two different (server, tool) pairs never share an exposed
+// name, even with tricky tool names.
 func TestExposedNamesNeverClash(t *testing.T) {
 	servers := []string{"a", "a-b", "a_b", "_a", "ab", "b"}
 	tools := []string{"t", "_t", "__t", "t__", "b__t", "a__b", "x_y", ""}
@@ -45,10 +45,6 @@ func TestExposedNamesNeverClash(t *testing.T) {
 		}
 		for _, tool := range tools {
 			exposed := ExposedToolName(s, tool)
-			gotServer, gotTool, ok := SplitToolName(exposed)
-			if !ok || gotServer != s || gotTool != tool {
-				t.Fatalf("SplitToolName(%q) = %q, %q; want %q, %q", exposed, gotServer, gotTool, s, tool)
-			}
 			if prev, dup := seen[exposed]; dup {
 				t.Fatalf("%q is the exposed name of both %v and %v", exposed, prev, [2]string{s, tool})
 			}

@@ -85,13 +85,10 @@ type Resolver struct {
 // 502 for any other failure of it. A body whose references are not all
 // resolved is never returned.
 func (res *Resolver) ResolveBody(ctx context.Context, r *http.Request, body []byte) ([]byte, *apierr.Error) {
-	if !bytes.Contains(body, idPrefixBytes) {
+	if !HasReferences(body) {
 		return body, nil
 	}
 	messages := gjson.GetBytes(body, "messages")
-	if _, ok := firstReference(messages); !ok {
-		return body, nil
-	}
 	if res == nil || res.URL == "" {
 		return nil, apierr.Invalid("messages", "media_resolver_unavailable",
 			"messages reference media by jan_ id, but this gateway has no media resolver configured (MEDIA_RESOLVE_URL)")

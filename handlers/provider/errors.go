@@ -313,8 +313,11 @@ func ErrorFromTransport(ctx context.Context, err error) *Error {
 }
 
 func isConnectError(err error) bool {
+	// "remote error" is a TLS alert from the upstream, such as the one a
+	// server requiring a client certificate sends when it gets none (with
+	// TLS 1.3 that comes after the client's side of the handshake is done).
 	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "dial" {
+	if errors.As(err, &opErr) && (opErr.Op == "dial" || opErr.Op == "remote error") {
 		return true
 	}
 	var dnsErr *net.DNSError

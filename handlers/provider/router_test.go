@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/caddy-llm/gateway/handlers/openai"
@@ -550,26 +551,47 @@ func TestSanitizeMessage(t *testing.T) {
 	}
 }
 
+// TestWatchdog runs on synctest's fake clock: the timeouts fire exactly when
+// due, whatever the machine's load.
 func TestWatchdog(t *testing.T) {
-	ctx, wd := NewWatchdog(context.Background(), 20*time.Millisecond)
-	<-ctx.Done()
-	if !errors.Is(context.Cause(ctx), ErrFirstByteTimeout) {
-		t.Errorf("cause = %v, want first-byte timeout", context.Cause(ctx))
-	}
-	wd.Stop()
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		ctx, wd := NewWatchdog(context.Background(), 20*time.Millisecond)
+		<-ctx.Done()
+		if !errors.Is(context.Cause(ctx), ErrFirstByteTimeout) {
+			t.Errorf("cause = %v, want first-byte timeout", context.Cause(ctx))
+		}
+		if waited := time.Since(start); waited != 20*time.Millisecond {
+			t.Errorf("first-byte timeout fired after %v, want 20ms", waited)
+		}
+		wd.Stop()
 
-	ctx, wd = NewWatchdog(context.Background(), time.Hour)
-	wd.Kick(20 * time.Millisecond)
-	for range 5 {
-		time.Sleep(10 * time.Millisecond)
-		wd.Kick(20 * time.Millisecond) // progressing: never fires
-	}
-	if ctx.Err() != nil {
-		t.Fatal("watchdog fired while the stream progressed")
-	}
-	<-ctx.Done()
-	if !errors.Is(context.Cause(ctx), ErrIdleTimeout) {
-		t.Errorf("cause = %v, want idle timeout", context.Cause(ctx))
-	}
-	wd.Stop()
+		ctx, wd = NewWatchdog(context.Background(), time.Hour)
+		wd.Kick(20 * time.Millisecond)
+		for range 5 {
+			time.Sleep(19 * time.Millisecond)
+			wd.Kick(20 * time.Millisecond) // progressing: never fires
+		}
+		if ctx.Err() != nil {
+			t.Fatal("watchdog fired while the stream progressed")
+		}
+		lastKick := time.Now()
+		<-ctx.Done()
+		if !errors.Is(context.Cause(ctx), ErrIdleTimeout) {
+			t.Errorf("cause = %v, want idle timeout", context.Cause(ctx))
+		}
+		if silent := time.Since(lastKick); silent != 20*time.Millisecond {
+			t.Errorf("idle timeout fired after %v of silence, want 20ms", silent)
+		}
+		wd.Stop()
+
+		// An idle timeout of 0 disarms the watchdog once the stream started.
+		ctx, wd = NewWatchdog(context.Background(), 20*time.Millisecond)
+		wd.Kick(0)
+		time.Sleep(time.Hour)
+		if ctx.Err() != nil {
+			t.Errorf("watchdog without idle timeout fired: %v", context.Cause(ctx))
+		}
+		wd.Stop()
+	})
 }

@@ -128,7 +128,6 @@ func acquireAuth(key authKey, st store.Store, cfg auth.Config) (*auth.Service, e
 		return pooledAuth{Service: svc, cancel: cancel}, nil
 	})
 	if err != nil {
-		_, _ = authPool.Delete(key)
 		return nil, err
 	}
 	return val.(pooledAuth).Service, nil

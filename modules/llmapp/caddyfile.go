@@ -47,8 +47,74 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	return httpcaddyfile.App{Name: "llm", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
-// UnmarshalCaddyfile sets up the app from Caddyfile tokens; see
-// parseGlobalOption for the syntax.
+// UnmarshalCaddyfile sets up the app from the `llm` global option. The whole
+// syntax (each block's options are detailed where they are parsed):
+//
+//	llm {
+//		database_url             <url>...
+//		database_max_conns       <n>
+//		database_min_conns       <n>
+//		database_connect_timeout <duration>
+//		database_query_timeout   <duration>
+//		redis_url                <url>...
+//		redis_pool_size          <n>
+//		redis_timeout            <duration>
+//		redis_dial_timeout       <duration>
+//		media_resolve_url        <url>...
+//		media_resolve_timeout    <duration>
+//
+//		provider <id> openai|anthropic|mock {
+//			<the kind's options: modules/providers, e.g. base_url, api_key,
+//			 model_map, timeouts, tls_* (reverse_proxy's TLS options)>
+//		}
+//		model <public id> {
+//			deployment           <provider id> [<upstream model>]
+//			owned_by             <owner>
+//			display_name         <name>
+//			context_length       <n>
+//			max_output_tokens    <n>
+//			streaming|tools|vision true|false
+//			supported_parameters <name>...
+//		}
+//		discovery_interval <duration>
+//		failure_threshold  <n>
+//		cooldown           <duration>
+//
+//		auth {
+//			issuer          <iss>
+//			access_ttl      <duration>
+//			refresh_ttl     <duration>
+//			key_rotation    <duration>
+//			revocation_poll <duration>
+//			oidc {
+//				jwks_url          <url>...
+//				keycloak_base_url <url>...
+//				keycloak_realm    <realm>
+//				issuer            <iss>...
+//				audience          <aud>...
+//				algorithms        <alg>...
+//				leeway            <duration>
+//			}
+//		}
+//
+//		mcp {
+//			stateless
+//			json_response
+//			session_timeout <duration>
+//			server <name> <url> {
+//				header  <name> <value>
+//				allow   <tool>...
+//				timeout <duration>
+//			}
+//		}
+//	}
+//
+// `<url>...` options of the storage and media take the non-empty ones of
+// their arguments as candidates, of which the first that is non-empty after
+// runtime placeholders ({env.X}) are expanded is used. The `...` options of
+// auth keep only the first non-empty argument at adapt time (meant for
+// {$X} placeholders). Several `llm` options add to one another. Every option
+// has a golden test in testdata/caddyfile_adapt.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
 	if d.NextArg() {
@@ -237,17 +303,25 @@ func candidatesArg(d *caddyfile.Dispenser) string {
 //
 // where kind is openai, anthropic or mock (module llm.providers.<kind>).
 func (a *App) unmarshalProvider(d *caddyfile.Dispenser) error {
-	args := d.RemainingArgs()
+	// The module reads the whole segment, "provider <id> <kind> { … }",
+	// from a dispenser of its own.
+	seg := d.NewFromNextSegment()
+	seg.Next() // "provider"
+	args := seg.RemainingArgs()
 	if len(args) != 2 {
-		return d.Errf("provider takes an id and a kind: provider <id> openai|anthropic|mock { … }")
+		return seg.Errf("provider takes an id and a kind: provider <id> openai|anthropic|mock { … }")
 	}
 	id, kind := args[0], args[1]
-	// The module reads its block from a dispenser of its own segment,
-	// starting again at the "provider" token.
-	d.Prev()
-	d.Prev()
-	mod, err := caddyfile.UnmarshalModule(d, "llm.providers."+kind)
+	info, err := caddy.GetModule("llm.providers." + kind)
 	if err != nil {
+		return seg.Errf("provider %s: unknown kind '%s'", id, kind)
+	}
+	mod, ok := info.New().(caddyfile.Unmarshaler)
+	if !ok {
+		return seg.Errf("provider kind '%s' has no Caddyfile syntax", kind)
+	}
+	seg.Reset()
+	if err := mod.UnmarshalCaddyfile(seg); err != nil {
 		return err
 	}
 	a.Providers = append(a.Providers, ProviderConfig{

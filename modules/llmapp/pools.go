@@ -70,9 +70,9 @@ func acquireStore(ctx context.Context, key storeKey, logger *zap.Logger) (store.
 		return pooledStore{st}, nil
 	})
 	if err != nil {
-		// A failed constructor leaves a reference behind when another
-		// caller raced us to the same key; drop ours.
-		_, _ = storePool.Delete(key)
+		// No Delete: LoadOrNew already dropped the failed entry, and a
+		// Delete could release a newer entry that another caller made
+		// under the same key meanwhile. The same holds for every pool.
 		return nil, err
 	}
 	return val.(pooledStore).Store, nil
@@ -123,7 +123,6 @@ func acquireRedis(key redisKey, logger *zap.Logger) (pooledRedis, error) {
 		}, nil
 	})
 	if err != nil {
-		_, _ = redisPool.Delete(key)
 		return pooledRedis{}, err
 	}
 	return val.(pooledRedis), nil

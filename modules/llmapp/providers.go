@@ -155,7 +155,6 @@ func (a *App) provisionProviders(ctx caddy.Context) error {
 			return &pooledProvider{Provider: p, enabled: enabled, fallback: fb != nil && fb.IsFallback()}, nil
 		})
 		if err != nil {
-			_, _ = providerPool.Delete(key)
 			return err
 		}
 		a.providerKeys = append(a.providerKeys, key)

@@ -40,10 +40,15 @@ func (m *Anthropic) NewProvider(id string, repl *caddy.Replacer) (provider.Provi
 	if key == "" {
 		return nil, false, nil
 	}
+	base := replaced(repl, m.BaseURL)
+	tlsConfig, err := m.tlsFor(base)
+	if err != nil {
+		return nil, false, err
+	}
 	prov, err := anthropic.New(anthropic.Config{
 		ID:                  id,
 		Name:                m.Name,
-		BaseURL:             replaced(repl, m.BaseURL),
+		BaseURL:             base,
 		APIKey:              key,
 		Version:             m.Version,
 		Headers:             replacedMap(repl, m.Headers),
@@ -55,6 +60,7 @@ func (m *Anthropic) NewProvider(id string, repl *caddy.Replacer) (provider.Provi
 		FirstByteTimeout:    dur(m.FirstByteTimeout),
 		IdleTimeout:         dur(m.IdleTimeout),
 		MaxIdleConnsPerHost: m.MaxIdleConnsPerHost,
+		TLSConfig:           tlsConfig,
 	})
 	if err != nil {
 		return nil, false, err
@@ -76,7 +82,17 @@ func (m *Anthropic) NewProvider(id string, repl *caddy.Replacer) (provider.Provi
 //		discover_models
 //		connect_timeout | first_byte_timeout | idle_timeout <duration>
 //		max_idle_conns_per_host <n>
+//		tls_trust_pool <source> [<args…>] [{ … }]
+//		tls_client_auth <cert file> <key file> | <automate name>
+//		tls_server_name <name>
+//		tls_insecure_skip_verify
+//		tls_renegotiation never|once|freely
+//		tls_curves <curve…>
 //	}
+//
+// The tls_* options are those of Caddy's reverse_proxy `transport http`
+// block (see Upstream.TLS); tls_trust_pool takes any tls.ca_pool.source
+// module, e.g. `tls_trust_pool file /etc/ssl/upstream-ca.pem`.
 func (m *Anthropic) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()              // "provider"
 	_ = d.RemainingArgs() // the id and kind, read by the llm option

@@ -94,13 +94,7 @@ func (m *Mock) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "max_output_tokens":
 			m.MaxOutputTokens, err = intArg(d)
 		case "token_delay":
-			var s string
-			if s, err = stringArg(d); err == nil {
-				var v caddy.Duration
-				if err = v.UnmarshalJSON([]byte(`"` + s + `"`)); err == nil {
-					m.TokenDelay = v
-				}
-			}
+			m.TokenDelay, err = durationArg(d)
 		case "fallback":
 			m.Fallback = true
 		default:

@@ -39,6 +39,10 @@ func (m *OpenAI) NewProvider(id string, repl *caddy.Replacer) (p provider.Provid
 	if base == "" && key == "" {
 		return nil, false, nil
 	}
+	tlsConfig, err := m.tlsFor(base)
+	if err != nil {
+		return nil, false, err
+	}
 	prov, err := openai.New(openai.Config{
 		ID:                  id,
 		Name:                m.Name,
@@ -52,6 +56,7 @@ func (m *OpenAI) NewProvider(id string, repl *caddy.Replacer) (p provider.Provid
 		FirstByteTimeout:    dur(m.FirstByteTimeout),
 		IdleTimeout:         dur(m.IdleTimeout),
 		MaxIdleConnsPerHost: m.MaxIdleConnsPerHost,
+		TLSConfig:           tlsConfig,
 	})
 	if err != nil {
 		return nil, false, err
@@ -73,7 +78,17 @@ func (m *OpenAI) NewProvider(id string, repl *caddy.Replacer) (p provider.Provid
 //		first_byte_timeout <duration>
 //		idle_timeout       <duration>
 //		max_idle_conns_per_host <n>
+//		tls_trust_pool <source> [<args…>] [{ … }]
+//		tls_client_auth <cert file> <key file> | <automate name>
+//		tls_server_name <name>
+//		tls_insecure_skip_verify
+//		tls_renegotiation never|once|freely
+//		tls_curves <curve…>
 //	}
+//
+// The tls_* options are those of Caddy's reverse_proxy `transport http`
+// block (see Upstream.TLS); tls_trust_pool takes any tls.ca_pool.source
+// module, e.g. `tls_trust_pool file /etc/ssl/upstream-ca.pem`.
 func (m *OpenAI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()              // "provider"
 	_ = d.RemainingArgs() // the id and kind, read by the llm option

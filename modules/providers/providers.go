@@ -5,12 +5,14 @@
 package providers
 
 import (
+	"crypto/tls"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 )
 
 // Upstream holds the options every HTTP provider has. Its fields appear at
@@ -34,7 +36,17 @@ type Upstream struct {
 	// DiscoverModels asks the upstream's model listing for the models it
 	// serves, at start and periodically.
 	DiscoverModels bool `json:"discover_models,omitempty"`
+	// TLS configures TLS to an https upstream exactly as the "tls" of
+	// Caddy's reverse_proxy HTTP transport: trusted CAs ("ca", a
+	// tls.ca_pool.source module) for an upstream behind a private CA, a
+	// client certificate for one that requires mTLS, the server name to
+	// verify. Without it the system's roots verify the upstream.
+	// insecure_skip_verify turns verification off: anyone on the path
+	// could then read the traffic, keys included; use it only in tests.
+	TLS *reverseproxy.TLSConfig `json:"tls,omitempty"`
 	Timeouts
+
+	tlsConfig *tls.Config // built from TLS in Provision
 }
 
 // unmarshalOption handles one of the shared subdirectives; ok is false when
@@ -56,6 +68,9 @@ func (u *Upstream) unmarshalOption(d *caddyfile.Dispenser) (ok bool, err error) 
 	case "discover_models":
 		u.DiscoverModels = true
 	default:
+		if ok, err := u.unmarshalTLS(d); ok {
+			return true, err
+		}
 		return u.unmarshalTimeout(d)
 	}
 	return true, err
@@ -106,15 +121,20 @@ func (t *Timeouts) unmarshalTimeout(d *caddyfile.Dispenser) (ok bool, err error)
 	default:
 		return false, nil
 	}
+	*dst, err = durationArg(d)
+	return true, err
+}
+
+// durationArg reads a duration argument ("250ms", "1m30s", "1d").
+func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	if !d.NextArg() {
-		return true, d.ArgErr()
+		return 0, d.ArgErr()
 	}
 	dur, err := caddy.ParseDuration(d.Val())
 	if err != nil {
-		return true, d.Errf("parsing %s: %v", d.Val(), err)
+		return 0, d.Errf("parsing %s: %v", d.Val(), err)
 	}
-	*dst = caddy.Duration(dur)
-	return true, nil
+	return caddy.Duration(dur), nil
 }
 
 // replaced expands runtime placeholders such as {env.OPENAI_API_KEY}, so that

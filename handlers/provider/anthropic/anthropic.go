@@ -8,6 +8,7 @@ package anthropic
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -71,6 +72,11 @@ type Config struct {
 	FirstByteTimeout    time.Duration
 	IdleTimeout         time.Duration
 	MaxIdleConnsPerHost int
+	// TLSConfig is the TLS client configuration for an https upstream:
+	// trusted CAs for an upstream behind a private CA, a client certificate
+	// for one that requires mTLS, the server name to verify. Nil means Go's
+	// defaults (the system's roots, no client certificate).
+	TLSConfig *tls.Config
 	// Transport replaces the tuned transport, for tests or a shared pool.
 	Transport http.RoundTripper
 }
@@ -130,6 +136,7 @@ func New(cfg Config) (*Provider, error) {
 		ConnectTimeout:      cfg.ConnectTimeout,
 		FirstByteTimeout:    cfg.FirstByteTimeout,
 		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
+		TLSConfig:           cfg.TLSConfig,
 	}, cfg.Headers)
 	if cfg.APIKey != "" {
 		p.header.Set("X-Api-Key", cfg.APIKey)

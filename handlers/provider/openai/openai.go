@@ -7,6 +7,7 @@ package openai
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -68,6 +69,11 @@ type Config struct {
 	// MaxIdleConnsPerHost is the number of idle upstream connections kept
 	// for reuse. Default 512.
 	MaxIdleConnsPerHost int
+	// TLSConfig is the TLS client configuration for an https upstream:
+	// trusted CAs for an upstream behind a private CA, a client certificate
+	// for one that requires mTLS, the server name to verify. Nil means Go's
+	// defaults (the system's roots, no client certificate).
+	TLSConfig *tls.Config
 	// Transport replaces the tuned transport built from the settings above,
 	// for tests or a shared pool. Nil builds one.
 	Transport http.RoundTripper
@@ -115,6 +121,7 @@ func New(cfg Config) (*Provider, error) {
 		ConnectTimeout:      cfg.ConnectTimeout,
 		FirstByteTimeout:    cfg.FirstByteTimeout,
 		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
+		TLSConfig:           cfg.TLSConfig,
 	}, cfg.Headers)
 	if cfg.APIKey != "" {
 		p.header.Set("Authorization", "Bearer "+cfg.APIKey)

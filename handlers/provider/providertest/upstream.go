@@ -48,16 +48,21 @@ type Upstream struct {
 func NewUpstream(t testing.TB, h http.Handler) *Upstream {
 	t.Helper()
 	u := &Upstream{}
-	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u.Server = httptest.NewServer(u.recording(h))
+	t.Cleanup(u.Close)
+	return u
+}
+
+// recording wraps h so that every request is recorded before h serves it.
+func (u *Upstream) recording(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		u.mu.Lock()
 		u.requests = append(u.requests, Recorded{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
 		u.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(u.Close)
-	return u
+	})
 }
 
 // Requests returns the requests received so far.
