@@ -48,8 +48,10 @@ type Handler struct {
 	// Tiers maps principal kinds (guest, user, api_key) to their limits.
 	Tiers map[string]string `json:"tiers,omitempty"`
 	// FailClosed refuses requests with 503 while the limiter's store
-	// (Redis) cannot be asked. The default, fail open, lets them through
-	// and logs it at most once per 10 seconds.
+	// (Redis) cannot be asked, and makes readiness require Redis. The
+	// default, fail open, decides them with the in-process limiter and
+	// the same limits (exact per node), and logs it at most once per 10
+	// seconds; it never lets requests through unlimited.
 	FailClosed bool `json:"fail_closed,omitempty"`
 	// Name keeps this handler's counters apart from other handlers' that
 	// count by the same key (default: the value of By).
@@ -110,6 +112,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	policy := ratelimit.FailOpen
 	if h.FailClosed {
 		policy = ratelimit.FailClosed
+		app.RequireRedis() // without Redis this limit refuses everything
 	}
 	h.limiter = &ratelimit.Guarded{
 		Limiter: app.Limiter(),
