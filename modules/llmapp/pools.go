@@ -134,6 +134,7 @@ func acquireRedis(key redisKey, logger *zap.Logger) (pooledRedis, error) {
 		healthOpts.ContextTimeoutEnabled = true
 		healthOpts.MaxRetries = -1
 		healthOpts.PoolTimeout = time.Second
+		healthOpts.DialTimeout = max(key.DialTimeout, time.Second)
 		return pooledRedis{
 			client:  client,
 			health:  redis.NewClient(&healthOpts),

@@ -24,9 +24,21 @@ type readiness struct {
 // A part going down is logged once, as a warning, and its recovery once;
 // the readiness answer itself names only the part.
 func (a *App) Ready(ctx context.Context) map[string]error {
-	checks := map[string]error{"database": a.store.Ping(ctx)}
+	// The parts are checked side by side, so that a slow one does not
+	// spend the other's time.
+	var redisErr error
+	var wg sync.WaitGroup
 	if a.readiness.redis != nil {
-		checks["redis"] = a.readiness.redis.Ping(ctx).Err()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			redisErr = a.readiness.redis.Ping(ctx).Err()
+		}()
+	}
+	checks := map[string]error{"database": a.store.Ping(ctx)}
+	wg.Wait()
+	if a.readiness.redis != nil {
+		checks["redis"] = redisErr
 	}
 	a.readiness.mu.Lock()
 	defer a.readiness.mu.Unlock()
