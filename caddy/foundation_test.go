@@ -116,8 +116,10 @@ func TestErrorsAreJSON(t *testing.T) {
 	}
 }
 
-// With PostgreSQL and Redis configured, readiness reports both, and a
-// stopped Redis turns it into a 503 that names Redis.
+// With PostgreSQL and Redis configured, readiness reports both. A stopped
+// Redis makes it "degraded" (200) while the rate limits fail open, since
+// the gateway still serves; with a fail_closed limit it is a 503 that names
+// Redis.
 func TestReadyzReportsDatabaseAndRedis(t *testing.T) {
 	dsn := storetest.NewPostgresDatabase(t)
 	rs := startRedis(t, 0)
@@ -137,7 +139,29 @@ func TestReadyzReportsDatabaseAndRedis(t *testing.T) {
 	}
 
 	rs.stop()
-	e := wantError(t, g.do("GET", "/v1/readyz", nil), http.StatusServiceUnavailable, "not_ready")
+	// Readiness is computed at most once a second.
+	r = waitFor(t, 5*time.Second, func() (response, bool) {
+		r := g.do("GET", "/v1/readyz", nil)
+		return r, !strings.Contains(string(r.Body), `"redis":"up"`)
+	})
+	body := r.JSON(t)
+	checks, _ = body["checks"].(map[string]any)
+	if r.Status != http.StatusOK || body["status"] != "degraded" || checks["redis"] != "down" || checks["database"] != "up" {
+		t.Fatalf("readyz with Redis down and no fail_closed limit = %d %s; want 200, degraded, redis down", r.Status, r.Body)
+	}
+
+	// A fail_closed limit refuses requests without Redis: Redis is then
+	// required.
+	loadConfig(t, testCaddyfile(t, siteOptions{
+		Port:   port,
+		LLM:    fmt.Sprintf("database_url %s\n\t\tredis_url %s", dsn, rs.url()),
+		Routes: "llm_auth\n\t\tllm_rate_limit {\n\t\t\tguest 10/min\n\t\t\tfail_closed\n\t\t}",
+	}))
+	r = waitFor(t, 5*time.Second, func() (response, bool) {
+		r := g.do("GET", "/v1/readyz", nil)
+		return r, r.Status == http.StatusServiceUnavailable
+	})
+	e := wantError(t, r, http.StatusServiceUnavailable, "not_ready")
 	msg, _ := e["message"].(string)
 	if !strings.Contains(msg, "redis") || strings.Contains(msg, "database") {
 		t.Fatalf("readyz message %q should name redis and only redis", msg)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
@@ -28,7 +29,23 @@ type Health struct {
 	CaddyVersion string
 	// ReadyTimeout bounds the readiness checks (default 2s).
 	ReadyTimeout time.Duration
+	// Degradable reports whether the API still serves while the named
+	// part is down: readiness then stays 200 with status "degraded" and
+	// the part reported down, so that an outage every replica shares does
+	// not take them all out of rotation. Nil: every part is required.
+	Degradable func(part string) bool
+	// ReadyCacheFor is how long one round of checks answers readiness
+	// (default DefaultReadyCacheFor): the route is public, and a flood of
+	// it must not become a flood of pings.
+	ReadyCacheFor time.Duration
+
+	readyMu     sync.Mutex
+	readyAt     time.Time
+	readyChecks map[string]error
 }
+
+// DefaultReadyCacheFor is how long a readiness result is reused by default.
+const DefaultReadyCacheFor = time.Second
 
 // Register adds GET /v1/healthz, /v1/readyz and /v1/version.
 func (h *Health) Register(mux *http.ServeMux) {
@@ -56,25 +73,28 @@ func (h *Health) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	}
-	timeout := h.ReadyTimeout
-	if timeout <= 0 {
-		timeout = 2 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
-	checks := h.Ready(ctx)
+	checks := h.readiness(r.Context())
 	report := make(map[string]string, len(checks))
 	var names []string
+	degraded := false
 	for name, err := range checks {
-		if err != nil {
+		switch {
+		case err == nil:
+			report[name] = "up"
+		case h.Degradable != nil && h.Degradable(name):
+			report[name] = "down"
+			degraded = true
+		default:
 			names = append(names, name)
 			report[name] = "down"
-		} else {
-			report[name] = "up"
 		}
 	}
 	if len(names) == 0 {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": report})
+		status := "ready"
+		if degraded {
+			status = "degraded"
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": status, "checks": report})
 		return
 	}
 	sort.Strings(names)
@@ -88,6 +108,31 @@ func (h *Health) readyz(w http.ResponseWriter, r *http.Request) {
 		msg += name + " unavailable"
 	}
 	apierr.WriteStatus(w, http.StatusServiceUnavailable, "not_ready", msg)
+}
+
+// readiness returns the result of the last round of checks while it is
+// fresh, else runs a new round. Callers that arrive during a round wait for
+// it rather than start their own. A round is not tied to the request that
+// started it: a client that hangs up does not make it fail.
+func (h *Health) readiness(ctx context.Context) map[string]error {
+	cacheFor := h.ReadyCacheFor
+	if cacheFor <= 0 {
+		cacheFor = DefaultReadyCacheFor
+	}
+	h.readyMu.Lock()
+	defer h.readyMu.Unlock()
+	if h.readyChecks != nil && time.Since(h.readyAt) < cacheFor {
+		return h.readyChecks
+	}
+	timeout := h.ReadyTimeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	h.readyChecks = h.Ready(ctx)
+	h.readyAt = time.Now()
+	return h.readyChecks
 }
 
 type versionInfo struct {

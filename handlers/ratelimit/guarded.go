@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,8 +16,10 @@ import (
 type FailurePolicy int
 
 const (
-	// FailOpen lets the request pass: an outage of Redis does not become
-	// an outage of the API. This is the default.
+	// FailOpen decides with the in-process limiter, with the same limits
+	// (exact for each node): an outage of Redis does not become an outage
+	// of the API, nor a licence to send without limit. This is the
+	// default.
 	FailOpen FailurePolicy = iota
 	// FailClosed refuses the request with a 503.
 	FailClosed
@@ -51,6 +54,11 @@ const DefaultLogInterval = 10 * time.Second
 type Guarded struct {
 	Limiter Limiter
 	Policy  FailurePolicy
+	// Fallback decides under FailOpen when Limiter cannot. Default: the
+	// Limiter's own in-process copy when it has one (RedisLimiter.Local),
+	// which carries on from this node's count; else a LocalLimiter of the
+	// Guarded's own.
+	Fallback *LocalLimiter
 	// Logger receives one warning per LogInterval at most while the
 	// limiter fails; nil logs nothing.
 	Logger *zap.Logger
@@ -62,10 +70,12 @@ type Guarded struct {
 
 	lastLog    atomic.Int64 // UnixNano of the last warning
 	suppressed atomic.Int64 // failures not logged since then
+
+	fallbackOnce sync.Once
 }
 
 // Allow implements Limiter. A decision made by the policy has Degraded set;
-// under FailOpen it is allowed with the bucket reported full.
+// under FailOpen it is the fallback limiter's, never a blanket "allowed".
 func (g *Guarded) Allow(ctx context.Context, key string, lim Limit) (Result, error) {
 	r, err := g.Limiter.Allow(ctx, key, lim)
 	if err == nil {
@@ -79,18 +89,36 @@ func (g *Guarded) Allow(ctx context.Context, key string, lim Limit) (Result, err
 		}
 		g.warn(lim, err)
 	}
-	r = Result{
-		Limit:    lim.Capacity(),
-		Period:   lim.Period,
-		ResetAt:  time.Now(),
-		Degraded: true,
-	}
 	if g.Policy == FailClosed {
+		r = Result{
+			Limit:    lim.Capacity(),
+			Period:   lim.Period,
+			ResetAt:  time.Now(),
+			Degraded: true,
+		}
 		return r, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	r.Allowed = true
-	r.Remaining = r.Limit
+	r, ferr := g.fallback().Allow(ctx, key, lim)
+	if ferr != nil { // an invalid limit: nothing can enforce it
+		return r, fmt.Errorf("%w: %w", ErrUnavailable, ferr)
+	}
+	r.Degraded = true
 	return r, nil
+}
+
+// fallback returns the limiter that decides under FailOpen.
+func (g *Guarded) fallback() *LocalLimiter {
+	g.fallbackOnce.Do(func() {
+		if g.Fallback != nil {
+			return
+		}
+		if l, ok := g.Limiter.(interface{ Local() *LocalLimiter }); ok {
+			g.Fallback = l.Local()
+			return
+		}
+		g.Fallback = NewLocal()
+	})
+	return g.Fallback
 }
 
 func (g *Guarded) warn(lim Limit, err error) {

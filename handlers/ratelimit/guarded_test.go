@@ -36,7 +36,7 @@ func TestGuarded(t *testing.T) {
 		wantErrors  int // OnError calls
 	}{
 		{"a decision passes through", FailClosed, stubLimiter{result: refused}, context.Background(), false, false, nil, 0},
-		{"fail open allows", FailOpen, stubLimiter{err: errRedisDown}, context.Background(), true, true, nil, 1},
+		{"fail open decides in process", FailOpen, stubLimiter{err: errRedisDown}, context.Background(), true, true, nil, 1},
 		{"fail closed refuses", FailClosed, stubLimiter{err: errRedisDown}, context.Background(), false, true, ErrUnavailable, 1},
 		{"a canceled request is not counted", FailOpen, stubLimiter{err: context.Canceled}, canceled, true, true, nil, 0},
 		{"a canceled request under fail closed", FailClosed, stubLimiter{err: context.Canceled}, canceled, false, true, ErrUnavailable, 0},
@@ -58,13 +58,36 @@ func TestGuarded(t *testing.T) {
 			if r.Degraded && (r.Limit != 60 || r.Period != time.Minute) {
 				t.Errorf("degraded result %+v does not describe the limit", r)
 			}
-			if r.Degraded && r.Allowed && r.Remaining != 60 {
-				t.Errorf("fail-open result %+v: want a full bucket reported", r)
+			if r.Degraded && r.Allowed && r.Remaining != 59 {
+				t.Errorf("fail-open result %+v: want the in-process bucket's count (59 left)", r)
 			}
 			if errorsSeen != tt.wantErrors {
 				t.Errorf("OnError called %d times, want %d", errorsSeen, tt.wantErrors)
 			}
 		})
+	}
+}
+
+// Fail open is the in-process limiter with the same limit, never "allow
+// everything": a client gets the limit and no more while the limiter is
+// down, and another client has a bucket of its own.
+func TestGuardedFailOpenKeepsTheLimit(t *testing.T) {
+	lim := Limit{Name: "guest", Rate: 10, Period: time.Minute}
+	g := &Guarded{Limiter: stubLimiter{err: errRedisDown}, Policy: FailOpen}
+	for i := range 30 {
+		r, err := g.Allow(context.Background(), "user:1", lim)
+		if err != nil || !r.Degraded {
+			t.Fatalf("request %d: %+v, %v; want a degraded decision", i+1, r, err)
+		}
+		if want := i < 10; r.Allowed != want {
+			t.Fatalf("request %d of a limit of 10 with the limiter down: allowed %v, want %v", i+1, r.Allowed, want)
+		}
+		if !r.Allowed && r.RetryAfter <= 0 {
+			t.Fatalf("request %d refused without Retry-After: %+v", i+1, r)
+		}
+	}
+	if r, _ := g.Allow(context.Background(), "user:2", lim); !r.Allowed || r.Remaining != 9 {
+		t.Fatalf("another client: %+v; want allowed with 9 left", r)
 	}
 }
 

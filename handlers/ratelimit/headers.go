@@ -34,7 +34,8 @@ const (
 // limit (a per-IP decision writes them only when no principal's decision
 // did), and the -Minute headers describe the IP's.
 //
-// A decision made by the fail-open policy reports a full bucket.
+// A decision made by the fail-open policy reports the in-process bucket
+// that made it.
 func WriteHeaders(h http.Header, r Result, perIP bool) {
 	plain := !perIP || h[HeaderLimit] == nil
 	minute := perIP && r.Period == time.Minute

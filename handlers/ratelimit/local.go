@@ -53,6 +53,17 @@ func (l *LocalLimiter) Allow(_ context.Context, key string, lim Limit) (Result, 
 	if !lim.valid() {
 		return Result{}, lim.Validate()
 	}
+	return l.decide(key, lim, true), nil
+}
+
+// peek reports what Allow would decide, without taking from the bucket.
+func (l *LocalLimiter) peek(key string, lim Limit) Result {
+	return l.decide(key, lim, false)
+}
+
+// decide makes one decision on a valid limit; take says whether an allowed
+// request is taken from the bucket.
+func (l *LocalLimiter) decide(key string, lim Limit, take bool) Result {
 	burst := lim.Capacity()
 	emission := lim.emissionInterval()
 	wall := l.now()
@@ -75,11 +86,13 @@ func (l *LocalLimiter) Allow(_ context.Context, key string, lim Limit) (Result, 
 			Period:     lim.Period,
 			ResetAt:    wall.Add(tat - now),
 			RetryAfter: -diff,
-		}, nil
+		}
 	}
-	shard.tat[key] = next
-	if now >= shard.nextSweep {
-		shard.sweep(now)
+	if take {
+		shard.tat[key] = next
+		if now >= shard.nextSweep {
+			shard.sweep(now)
+		}
 	}
 	shard.mu.Unlock()
 	return Result{
@@ -88,7 +101,7 @@ func (l *LocalLimiter) Allow(_ context.Context, key string, lim Limit) (Result, 
 		Remaining: int(diff / emission),
 		Period:    lim.Period,
 		ResetAt:   wall.Add(next - now),
-	}, nil
+	}
 }
 
 // sweep drops the buckets that are full again. The caller holds mu.

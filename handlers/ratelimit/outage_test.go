@@ -103,6 +103,7 @@ type outageEnv struct {
 	closed   *Guarded
 	logs     *observer.ObservedLogs
 	failures atomic.Int64 // decisions the fail-open limiter could not make
+	clients  int          // clients requireDegraded used
 }
 
 func newOutageEnv(t *testing.T, timeout, cooldown time.Duration) *outageEnv {
@@ -136,8 +137,10 @@ func expectEnforced(t *testing.T, g *Guarded, key string, lim Limit) {
 func waitForRedis(t *testing.T, g *Guarded, key string, lim Limit) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for {
-		r, err := g.Allow(context.Background(), key, lim)
+	for i := 0; ; i++ {
+		// A client of its own each time: a refusal by the in-process copy
+		// is not degraded either, but does not ask Redis.
+		r, err := g.Allow(context.Background(), key+":"+strconv.Itoa(i), lim)
 		if err == nil && !r.Degraded {
 			return
 		}
@@ -148,29 +151,48 @@ func waitForRedis(t *testing.T, g *Guarded, key string, lim Limit) {
 	}
 }
 
-// requireDegraded checks n decisions while Redis cannot answer: fail-open
-// allows each, fail-closed refuses each with ErrUnavailable. It returns how
-// long each decision took, of both policies.
+// requireDegraded checks n decisions while Redis cannot answer, each for a
+// client of its own (a refusal the in-process copy can make does not ask
+// Redis): fail-open decides in process, which lets a new client's first
+// request through, and fail-closed refuses each with ErrUnavailable. It
+// returns how long each decision took, of both policies.
 func requireDegraded(t *testing.T, env *outageEnv, n int, lim Limit) []time.Duration {
 	t.Helper()
 	ctx := context.Background()
 	var took []time.Duration
 	for i := range n {
+		key := "user:during:" + strconv.Itoa(env.clients)
+		env.clients++
 		begin := time.Now()
-		r, err := env.open.Allow(ctx, "user:during", lim)
+		r, err := env.open.Allow(ctx, key, lim)
 		took = append(took, time.Since(begin))
-		if err != nil || !r.Allowed || !r.Degraded {
-			t.Fatalf("fail open, request %d: %+v, %v; want allowed and degraded", i+1, r, err)
+		if err != nil || !r.Allowed || !r.Degraded || r.Remaining != lim.Capacity()-1 {
+			t.Fatalf("fail open, request %d: %+v, %v; want allowed in process and degraded", i+1, r, err)
 		}
 
 		begin = time.Now()
-		r, err = env.closed.Allow(ctx, "user:during", lim)
+		r, err = env.closed.Allow(ctx, key+":closed", lim)
 		took = append(took, time.Since(begin))
 		if !errors.Is(err, ErrUnavailable) || r.Allowed {
 			t.Fatalf("fail closed, request %d: %+v, %v; want refused with ErrUnavailable", i+1, r, err)
 		}
 	}
 	return took
+}
+
+// requireLocalLimit checks that fail-open keeps the limit with Redis down:
+// one client gets the limit's capacity and is then refused.
+func requireLocalLimit(t *testing.T, env *outageEnv, key string, lim Limit) {
+	t.Helper()
+	for i := range lim.Capacity() + 5 {
+		r, err := env.open.Allow(context.Background(), key, lim)
+		if err != nil {
+			t.Fatalf("fail open, request %d: %v", i+1, err)
+		}
+		if want := i < lim.Capacity(); r.Allowed != want {
+			t.Fatalf("fail open with redis down, request %d of a limit of %d: allowed %v, want %v", i+1, lim.Capacity(), r.Allowed, want)
+		}
+	}
 }
 
 func TestRedisKilledAndRestarted(t *testing.T) {
@@ -192,6 +214,12 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	}
 	if !env.limiter.BreakerOpen() {
 		t.Error("the circuit breaker did not open while redis was down")
+	}
+	requireLocalLimit(t, env, "user:during", lim)
+	// "user:before" used its bucket through Redis before the outage; the
+	// in-process copy carries on from there instead of starting afresh.
+	if r, err := env.open.Allow(context.Background(), "user:before", lim); err != nil || r.Allowed {
+		t.Errorf("a client that used its limit before redis went down: %+v, %v; want refused", r, err)
 	}
 	if got := env.logs.FilterMessageSnippet("rate limiter unavailable").Len(); got != 1 {
 		t.Errorf("%d failures logged %d warnings, want 1", during, got)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -17,6 +18,7 @@ const (
 	DefaultRedisTimeout     = 50 * time.Millisecond
 	DefaultBreakerThreshold = 5
 	DefaultBreakerCooldown  = 2 * time.Second
+	DefaultRedisQueueWait   = time.Second
 )
 
 // RedisOptions configure a RedisLimiter.
@@ -38,18 +40,41 @@ type RedisOptions struct {
 	BreakerCooldown time.Duration
 	// Logger receives the breaker's state changes. Default: no logs.
 	Logger *zap.Logger
+	// MaxInFlight bounds the decisions that talk to Redis at once; the
+	// others wait in line for their turn. It should not exceed the
+	// client's pool size, so that a decision never waits for a pooled
+	// connection under its short Timeout: waiting for a turn is the
+	// gateway's own load, not Redis's trouble, and is bounded by QueueWait
+	// instead. Default: the client's PoolSize (go-redis: 10 per CPU).
+	MaxInFlight int
+	// QueueWait bounds how long a decision waits for its turn. A decision
+	// that waits longer is made by the in-process limiter (see Local)
+	// and does not count against Redis in the circuit breaker. Default:
+	// DefaultRedisQueueWait.
+	QueueWait time.Duration
 }
 
 // RedisLimiter keeps the limits in Redis, so that they are exact across
 // replicas: each decision is one atomic GCRA script (redis_rate's) run on
 // Redis's clock, one round trip. A slow or dead Redis costs at most the
 // timeout per decision until the circuit breaker opens, then nothing.
+//
+// Each limiter also keeps an in-process copy of the buckets (Local): every
+// request Redis allows is also taken from it. Redis counts at least what
+// this node let through, so a request the copy refuses would be refused by
+// Redis too, and is refused without asking it: a client that floods the
+// gateway costs Redis one round trip per request it may send, not one per
+// request it sends. The same copy decides while Redis cannot (see Guarded),
+// carrying on from this node's count.
 type RedisLimiter struct {
-	rate    *redis_rate.Limiter
-	prefix  string
-	timeout time.Duration
-	breaker *breaker
-	logger  *zap.Logger
+	rate      *redis_rate.Limiter
+	prefix    string
+	timeout   time.Duration
+	breaker   *breaker
+	logger    *zap.Logger
+	local     *LocalLimiter
+	turns     chan struct{} // one token per decision talking to Redis
+	queueWait time.Duration
 }
 
 // NewRedis returns a limiter on client. The client should be tuned with
@@ -71,16 +96,29 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *RedisLimiter {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if c, ok := client.(*redis.Client); ok && !c.Options().ContextTimeoutEnabled {
+	if opts.QueueWait <= 0 {
+		opts.QueueWait = DefaultRedisQueueWait
+	}
+	c, ok := client.(*redis.Client)
+	if ok && !c.Options().ContextTimeoutEnabled {
 		opts.Logger.Warn("redis client ignores context deadlines: a hung redis can hold a rate limit decision for the client's read timeout",
 			zap.Duration("read_timeout", c.Options().ReadTimeout))
 	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 10 * runtime.GOMAXPROCS(0) // go-redis's default pool size
+		if ok && c.Options().PoolSize > 0 {
+			opts.MaxInFlight = c.Options().PoolSize
+		}
+	}
 	return &RedisLimiter{
-		rate:    redis_rate.NewLimiter(client),
-		prefix:  opts.Prefix,
-		timeout: opts.Timeout,
-		breaker: newBreaker(opts.BreakerThreshold, opts.BreakerCooldown),
-		logger:  opts.Logger,
+		rate:      redis_rate.NewLimiter(client),
+		prefix:    opts.Prefix,
+		timeout:   opts.Timeout,
+		breaker:   newBreaker(opts.BreakerThreshold, opts.BreakerCooldown),
+		logger:    opts.Logger,
+		local:     NewLocal(),
+		turns:     make(chan struct{}, opts.MaxInFlight),
+		queueWait: opts.QueueWait,
 	}
 }
 
@@ -108,13 +146,30 @@ func TuneRedisOptions(o *redis.Options, timeout time.Duration) *redis.Options {
 // errCircuitOpen is returned without asking Redis while the breaker is open.
 var errCircuitOpen = errors.New("redis circuit breaker open after repeated failures")
 
+// ErrOverloaded is returned when a decision waited too long for its turn to
+// ask Redis, or for a pooled connection: the gateway's own load, which says
+// nothing about Redis and does not open the circuit breaker.
+var ErrOverloaded = errors.New("rate limiter overloaded: too many decisions waiting for redis")
+
 // Allow implements Limiter.
 func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result, error) {
 	if !lim.valid() {
 		return Result{}, lim.Validate()
 	}
+	if r := l.local.peek(key, lim); !r.Allowed {
+		return r, nil // Redis would refuse it too
+	}
 	if !l.breaker.allow() {
 		return Result{}, errCircuitOpen
+	}
+	if err := l.waitTurn(ctx); err != nil {
+		return Result{}, err
+	}
+	defer func() { <-l.turns }()
+	// Requests that queued behind others of the same client often find
+	// its bucket empty by now.
+	if r := l.local.peek(key, lim); !r.Allowed {
+		return r, nil
 	}
 	burst := lim.Capacity()
 	callCtx, cancel := context.WithTimeout(ctx, l.timeout)
@@ -126,6 +181,11 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 			// The caller gave up (a client that went away); that says
 			// nothing about Redis.
 			return Result{}, fmt.Errorf("asking redis for a rate limit decision: %w", ctx.Err())
+		}
+		if errors.Is(err, redis.ErrPoolTimeout) {
+			// Connections are all busy with other decisions: our load,
+			// not Redis's failure.
+			return Result{}, fmt.Errorf("%w: %w", ErrOverloaded, err)
 		}
 		if l.breaker.failure() {
 			l.logger.Warn("redis circuit breaker opened; rate limits follow the failure policy until redis answers again",
@@ -148,8 +208,33 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 	}
 	r.Allowed = true
 	r.Remaining = remainingAfter(lim.emissionInterval(), burst, res.ResetAfter)
+	_, _ = l.local.Allow(ctx, key, lim) // keep this node's count
 	return r, nil
 }
+
+// waitTurn waits until fewer than MaxInFlight decisions talk to Redis, at
+// most QueueWait.
+func (l *RedisLimiter) waitTurn(ctx context.Context) error {
+	select {
+	case l.turns <- struct{}{}:
+		return nil
+	default:
+	}
+	timer := time.NewTimer(l.queueWait)
+	defer timer.Stop()
+	select {
+	case l.turns <- struct{}{}:
+		return nil
+	case <-timer.C:
+		return fmt.Errorf("%w: no turn within %s", ErrOverloaded, l.queueWait)
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to ask redis for a rate limit decision: %w", ctx.Err())
+	}
+}
+
+// Local returns the in-process copy of the buckets, which decides while
+// Redis cannot: the same limits, exact for this node.
+func (l *RedisLimiter) Local() *LocalLimiter { return l.local }
 
 // remainingAfter returns how many requests are left in a bucket that is full
 // again after resetAfter. redis_rate's own Remaining cannot be used: the

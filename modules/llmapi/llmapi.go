@@ -61,7 +61,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Conversations: &turns.Recorder{Store: st, Logger: h.logger.Named("turns")},
 	}
 	api := handlers.New(
-		&handlers.Health{Ready: app.Ready, CaddyVersion: caddyVersion()},
+		&handlers.Health{Ready: app.Ready, Degradable: app.Degradable, CaddyVersion: caddyVersion()},
 		app.AuthService(),
 		&conversations.Handler{Store: st, Logger: h.logger.Named("conversations")},
 		&projects.Handler{Store: st, Logger: h.logger.Named("projects")},

@@ -4,7 +4,6 @@
 package llmapp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -108,6 +107,7 @@ type App struct {
 	limiter       ratelimit.Limiter
 	redisKey      redisKey
 	gate          *inflightGate
+	readiness     *readiness
 	logger        *zap.Logger
 	routes        *routeTable
 }
@@ -125,6 +125,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.gate = &inflightGate{onIdle: a.release}
 	a.routes = newRouteTable()
+	a.readiness = new(readiness)
 	if err := metrics.register(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
@@ -168,6 +169,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.redis = rc.client
 		a.limiter = rc.limiter
+		a.readiness.redis = rc.health
 	}
 
 	if err := a.provisionProviders(ctx); err != nil {
@@ -262,21 +264,6 @@ var localLimiter = ratelimit.NewLocal()
 
 // Redis returns the Redis client, or nil when none is configured.
 func (a *App) Redis() *redis.Client { return a.redis }
-
-// Ready checks the store and Redis and reports each by name, nil when up.
-// Failures are logged here, since the readiness answer names only the part.
-func (a *App) Ready(ctx context.Context) map[string]error {
-	checks := map[string]error{"database": a.store.Ping(ctx)}
-	if a.redis != nil {
-		checks["redis"] = a.redis.Ping(ctx).Err()
-	}
-	for name, err := range checks {
-		if err != nil {
-			a.logger.Warn("readiness check failed", zap.String("part", name), zap.Error(err))
-		}
-	}
-	return checks
-}
 
 // FromContext returns the llm app of the config being provisioned; modules
 // call it in Provision.

@@ -2,6 +2,7 @@ package llmapp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,13 +92,18 @@ type redisKey struct {
 }
 
 // pooledRedis is a Redis client with the rate limiter on it; the limiter's
-// circuit breaker lives as long as the client, across reloads.
+// circuit breaker and in-process copy of the buckets live as long as the
+// client, across reloads. health is a one-connection client of its own for
+// readiness checks.
 type pooledRedis struct {
 	client  *redis.Client
+	health  *redis.Client
 	limiter *ratelimit.RedisLimiter
 }
 
-func (p pooledRedis) Destruct() error { return p.client.Close() }
+func (p pooledRedis) Destruct() error {
+	return errors.Join(p.client.Close(), p.health.Close())
+}
 
 func acquireRedis(key redisKey, logger *zap.Logger) (pooledRedis, error) {
 	val, _, err := redisPool.LoadOrNew(key, func() (caddy.Destructor, error) {
@@ -109,16 +115,29 @@ func acquireRedis(key redisKey, logger *zap.Logger) (pooledRedis, error) {
 			opts.PoolSize = key.PoolSize
 		}
 		opts.DialTimeout = key.DialTimeout
+		healthOpts := *opts
 		// Dial a few connections at start: a burst against a cold pool
 		// would otherwise spend its first decisions connecting, past the
 		// per-call timeout.
 		opts.MinIdleConns = 4
 		// The rate limiter decides within tens of milliseconds or fails
-		// by policy: retries would only add latency to a dead Redis.
+		// by policy: retries would only add latency to a dead Redis. At
+		// most PoolSize decisions talk to Redis at once (the limiter's
+		// MaxInFlight defaults to it); the others wait their turn for up
+		// to ratelimit.DefaultRedisQueueWait, so a burst of requests
+		// queues instead of failing on a drained pool.
 		ratelimit.TuneRedisOptions(opts, key.Timeout)
 		client := redis.NewClient(opts)
+		// Readiness pings on a connection of its own, with a deadline of
+		// a health check rather than of a rate limit decision.
+		healthOpts.PoolSize, healthOpts.MinIdleConns = 1, 0
+		healthOpts.ContextTimeoutEnabled = true
+		healthOpts.MaxRetries = -1
+		healthOpts.PoolTimeout = time.Second
+		healthOpts.DialTimeout = max(key.DialTimeout, time.Second)
 		return pooledRedis{
 			client:  client,
+			health:  redis.NewClient(&healthOpts),
 			limiter: ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: "llmgw:rl:", Timeout: key.Timeout, Logger: logger}),
 		}, nil
 	})

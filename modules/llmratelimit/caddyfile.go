@@ -27,6 +27,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		fail_open
 //		fail_closed
 //		name        <name>
+//		guest_by_ip
 //	}
 //
 // Rates read like "60/min", "1000/hour" or "100/1m".
@@ -62,6 +63,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.FailClosed = false
 		case "fail_closed":
 			h.FailClosed = true
+		case "guest_by_ip":
+			h.GuestByIP = true
 		default:
 			return d.Errf("unrecognized llm_rate_limit option '%s'", opt)
 		}

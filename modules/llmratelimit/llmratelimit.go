@@ -48,12 +48,20 @@ type Handler struct {
 	// Tiers maps principal kinds (guest, user, api_key) to their limits.
 	Tiers map[string]string `json:"tiers,omitempty"`
 	// FailClosed refuses requests with 503 while the limiter's store
-	// (Redis) cannot be asked. The default, fail open, lets them through
-	// and logs it at most once per 10 seconds.
+	// (Redis) cannot be asked, and makes readiness require Redis. The
+	// default, fail open, decides them with the in-process limiter and
+	// the same limits (exact per node), and logs it at most once per 10
+	// seconds; it never lets requests through unlimited.
 	FailClosed bool `json:"fail_closed,omitempty"`
 	// Name keeps this handler's counters apart from other handlers' that
 	// count by the same key (default: the value of By).
 	Name string `json:"name,omitempty"`
+	// GuestByIP counts guests by client IP too (by principal only): a
+	// guest request must pass both its own guest bucket and the bucket of
+	// its client IP, which has the guest tier's limit and is shared by
+	// every guest from that address. Guests are free to create, so
+	// without it each new guest would bring a fresh guest tier.
+	GuestByIP bool `json:"guest_by_ip,omitempty"`
 
 	limit   *ratelimit.Limit
 	tiers   map[string]ratelimit.Limit
@@ -104,6 +112,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	policy := ratelimit.FailOpen
 	if h.FailClosed {
 		policy = ratelimit.FailClosed
+		app.RequireRedis() // without Redis this limit refuses everything
 	}
 	h.limiter = &ratelimit.Guarded{
 		Limiter: app.Limiter(),
@@ -125,6 +134,9 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("llm_rate_limit by ip takes no tiers")
 		}
 	case ByPrincipal:
+		if _, ok := h.tiers[principal.KindGuest]; h.GuestByIP && !ok && h.limit == nil {
+			return fmt.Errorf("llm_rate_limit guest_by_ip needs a guest tier or a limit")
+		}
 		if h.limit == nil && len(h.tiers) == 0 {
 			return fmt.Errorf("llm_rate_limit by principal needs tiers or a limit")
 		}
@@ -138,6 +150,9 @@ func (h *Handler) Validate() error {
 	default:
 		return fmt.Errorf("llm_rate_limit: by must be %q or %q, not %q", ByPrincipal, ByIP, h.By)
 	}
+	if h.GuestByIP && h.By != ByPrincipal {
+		return fmt.Errorf("llm_rate_limit: guest_by_ip needs by principal")
+	}
 	return nil
 }
 
@@ -149,6 +164,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	leave := h.app.Enter()
 	res, err := h.limiter.Allow(r.Context(), key, limit)
+	if ipKey, ok := h.guestIPKey(r); ok && err == nil && res.Allowed {
+		// The guest passed its own bucket; now the one it shares with
+		// every guest from its address. The response describes the
+		// stricter of the two.
+		ipRes, ipErr := h.limiter.Allow(r.Context(), ipKey, limit)
+		degraded := res.Degraded || ipRes.Degraded
+		if ipErr != nil || !ipRes.Allowed || ipRes.Remaining < res.Remaining {
+			res, err = ipRes, ipErr
+		}
+		res.Degraded = degraded
+	}
 	leave()
 	h.app.Metrics().RateLimitDecision(h.Name, res.Allowed, err != nil || res.Degraded)
 	if err != nil {
@@ -181,6 +207,18 @@ func (h *Handler) keyAndLimit(r *http.Request) (string, ratelimit.Limit, bool) {
 		limit = *h.limit
 	}
 	return h.prefix + ratelimit.PrincipalKey(p), limit, true
+}
+
+// guestIPKey returns the key of the guest tier's per-IP bucket, when the
+// request is a guest's and the handler counts guests by IP.
+func (h *Handler) guestIPKey(r *http.Request) (string, bool) {
+	if !h.GuestByIP {
+		return "", false
+	}
+	if p := principal.From(r.Context()); p == nil || p.Kind != principal.KindGuest {
+		return "", false
+	}
+	return h.prefix + "guest_" + ratelimit.IPKey(clientIP(r)), true
 }
 
 // clientIP is Caddy's client IP: the peer's address, or the one a trusted

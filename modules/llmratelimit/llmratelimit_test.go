@@ -24,6 +24,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{"llm_rate_limit {\n\tby principal\n\tuser 60/min\n\tapi_key 1000/hour\n\tguest 10/min\n\tfail_closed\n\tname chat\n}",
 			Handler{By: "principal", Tiers: map[string]string{"user": "60/min", "api_key": "1000/hour", "guest": "10/min"}, FailClosed: true, Name: "chat"}, false},
 		{"llm_rate_limit {\n\tfail_closed\n\tfail_open\n\tguest 10/min\n}", Handler{Tiers: map[string]string{"guest": "10/min"}}, false},
+		{"llm_rate_limit {\n\tguest 10/min\n\tguest_by_ip\n}", Handler{Tiers: map[string]string{"guest": "10/min"}, GuestByIP: true}, false},
+		{"llm_rate_limit {\n\tguest_by_ip yes\n}", Handler{}, true},
 		{"llm_rate_limit extra", Handler{}, true},
 		{"llm_rate_limit {\n\tby\n}", Handler{}, true},
 		{"llm_rate_limit {\n\tby ip principal\n}", Handler{}, true},
@@ -72,6 +74,9 @@ func TestValidate(t *testing.T) {
 		{"principal with nothing", Handler{By: ByPrincipal}, true},
 		{"unknown tier", Handler{By: ByPrincipal, tiers: tiers("admin")}, true},
 		{"unknown key", Handler{By: "header", limit: limit("5/s")}, true},
+		{"guests by IP too", Handler{By: ByPrincipal, tiers: tiers("guest"), GuestByIP: true}, false},
+		{"guests by IP without a guest limit", Handler{By: ByPrincipal, tiers: tiers("user"), GuestByIP: true}, true},
+		{"guest_by_ip on a per-IP limit", Handler{By: ByIP, limit: limit("100/min"), GuestByIP: true}, true},
 	}
 	for _, tc := range tests {
 		if err := tc.h.Validate(); (err != nil) != tc.wantErr {
