@@ -322,8 +322,7 @@ func (r *Router) rebuildLocked() {
 			}
 		}
 	}
-	r.addAliasesLocked(models, &order)
-	for _, mc := range r.cfg.Models {
+	configure := func(mc ModelConfig) {
 		m, ok := models[mc.ID]
 		if !ok {
 			m = newModel(ModelSpec{ID: mc.ID, Capabilities: Capabilities{Streaming: true}})
@@ -341,6 +340,19 @@ func (r *Router) rebuildLocked() {
 			}
 		}
 		applyOverrides(m, mc)
+	}
+	// Aliases copy their targets as configured, and are then configured
+	// themselves like any model.
+	for _, mc := range r.cfg.Models {
+		if _, isAlias := r.cfg.Aliases[mc.ID]; !isAlias {
+			configure(mc)
+		}
+	}
+	r.addAliasesLocked(models, &order)
+	for _, mc := range r.cfg.Models {
+		if _, isAlias := r.cfg.Aliases[mc.ID]; isAlias {
+			configure(mc)
+		}
 	}
 
 	t := &table{models: make(map[string]*Model, len(models))}
@@ -414,6 +426,7 @@ func (r *Router) addAliasesLocked(models map[string]*Model, order *[]string) {
 		if m.DisplayName == target.ID {
 			m.DisplayName = ""
 		}
+		m.DefaultTemperature, m.DefaultTopP = target.DefaultTemperature, target.DefaultTopP
 		m.deployments = append([]*deployment(nil), target.deployments...)
 		if _, ok := models[alias]; !ok {
 			*order = append(*order, alias)
