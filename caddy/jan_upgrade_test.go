@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -58,6 +59,22 @@ func TestJanGuestUpgrade(t *testing.T) {
 	got, err := userClient.Conversations.Get(ctx, conv.ID)
 	if md, _ := got.Metadata.(map[string]any); err != nil || md["from"] != "guest" {
 		t.Fatalf("the user reads the guest's conversation: %+v, %v", got, err)
+	}
+	// The SDK's conversations.retrieve reads the conversation "with its
+	// items" (the spec) unchanged; the items are there for Jan's clients.
+	var withItems struct {
+		Items []struct {
+			ID      string `json:"id"`
+			Content []struct {
+				Text string `json:"text"`
+			} `json:"content"`
+		} `json:"items"`
+		FirstID string `json:"first_id"`
+		HasMore bool   `json:"has_more"`
+	}
+	if err := json.Unmarshal([]byte(got.RawJSON()), &withItems); err != nil || len(withItems.Items) != 1 ||
+		withItems.Items[0].Content[0].Text != "Remember the blue door." || withItems.FirstID != withItems.Items[0].ID || withItems.HasMore {
+		t.Fatalf("conversation with its items: %s (%v)", got.RawJSON(), err)
 	}
 	key, _ := e.createAPIKey(t, oidc, map[string]any{"name": "after upgrade"})["key"].(string)
 	keyClient := sdkClient(e.gateway, key)
