@@ -228,12 +228,18 @@ type ListOptions struct {
 	// bound it).
 	Limit int
 	// After is the public id of the record after which the page starts, in
-	// the listing's order. Empty starts at the beginning. An id that is not
-	// in the listing is ErrInvalidCursor.
+	// the listing's order. Empty starts at the beginning. A record deleted
+	// since it was listed still marks its place for TombstoneRetention, so
+	// paging goes on where it was; an id that never was in the listing (or
+	// was deleted longer ago) is ErrInvalidCursor.
 	After string
 	// Order is OrderAsc or OrderDesc; empty means OrderDesc.
 	Order string
 }
+
+// TombstoneRetention is how long a deleted record's place in its listing
+// is kept for pagination cursors that name it.
+const TombstoneRetention = 24 * time.Hour
 
 // Page is one page of a listing.
 type Page[T any] struct {

@@ -85,6 +85,13 @@ func (s *Store) MergeGuest(_ context.Context, guestID, userID int64, now time.Ti
 		delete(s.settings, guestID)
 	}
 
+	for id, t := range s.tombstones {
+		if t.userID == guestID {
+			t.userID = userID
+			s.tombstones[id] = t
+		}
+	}
+
 	// The guest's sessions end.
 	at := normTime(now)
 	for _, t := range s.refreshByHash {

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Settings", testSettings},
 		{"Copies", testCopies},
 		{"MergeGuest", testMergeGuest},
+		{"DeletedCursor", testDeletedCursor},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
