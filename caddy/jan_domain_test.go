@@ -14,6 +14,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	oa "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/conversations"
 
 	"github.com/caddy-llm/gateway/handlers/provider/providertest"
 	"github.com/caddy-llm/gateway/store/storetest"
@@ -240,4 +241,86 @@ func TestJanMCPServersFromEnvironment(t *testing.T) {
 	if n := refused.Load(); n != 0 {
 		t.Errorf("the MCP server refused %d requests without the header", n)
 	}
+}
+
+// A pagination cursor naming an entry deleted since the previous page
+// continues the listing (no 400 invalid_cursor), through Caddy on
+// PostgreSQL: the OpenAI SDK's own next-page call on items and on
+// conversations, and Jan's ?cursor= on projects.
+func TestJanCursorAfterDeletion(t *testing.T) {
+	port := freePort(t)
+	g := startGateway(t, port, testCaddyfile(t, siteOptions{
+		Port:   port,
+		LLM:    "database_url " + storetest.NewPostgresDatabase(t),
+		Routes: "llm_auth",
+	}))
+	token := guestToken(t, g)
+	client := sdkClient(g, token)
+	ctx := context.Background()
+	auth := []string{"Authorization", "Bearer " + token}
+
+	// Items, oldest first, two per page.
+	conv, err := client.Conversations.New(ctx, conversations.ConversationNewParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added []string
+	for i := range 5 {
+		r := g.do("POST", "/v1/conversations/"+conv.ID+"/items", map[string]any{"role": "user", "content": fmt.Sprint("m", i)}, auth...)
+		if r.Status != http.StatusOK {
+			t.Fatalf("adding an item: %d %s", r.Status, r.Body)
+		}
+		added = append(added, r.JSON(t)["data"].([]any)[0].(map[string]any)["id"].(string))
+	}
+	page, err := client.Conversations.Items.List(ctx, conv.ID, conversations.ItemListParams{Limit: oa.Int(2), Order: conversations.ItemListParamsOrderAsc})
+	if err != nil || len(page.Data) != 2 {
+		t.Fatalf("first page: %v, %v", page, err)
+	}
+	if _, err := client.Conversations.Items.Delete(ctx, conv.ID, page.Data[1].ID); err != nil {
+		t.Fatalf("deleting the cursor item: %v", err)
+	}
+	next, err := page.GetNextPage()
+	if err != nil || next == nil || len(next.Data) != 2 || next.Data[0].ID != added[2] || next.Data[1].ID != added[3] {
+		t.Fatalf("the page after a deleted cursor: %+v, %v; want %v", next, err, added[2:4])
+	}
+
+	// Conversations, newest first.
+	var convs []string
+	for range 3 {
+		c, err := client.Conversations.New(ctx, conversations.ConversationNewParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		convs = append(convs, c.ID)
+	}
+	r := g.do("GET", "/v1/conversations?limit=2", nil, auth...)
+	last, _ := r.JSON(t)["last_id"].(string)
+	if last != convs[1] {
+		t.Fatalf("first conversations page: %s", r.Body)
+	}
+	if _, err := client.Conversations.Delete(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	r = g.do("GET", "/v1/conversations?limit=2&after="+last, nil, auth...)
+	if m := r.JSON(t); r.Status != http.StatusOK || m["first_id"] != convs[0] || m["last_id"] != conv.ID {
+		t.Fatalf("conversations after a deleted cursor: %d %s", r.Status, r.Body)
+	}
+
+	// Projects with Jan's next_cursor / ?cursor=.
+	for i := range 3 {
+		if r := g.do("POST", "/v1/projects", map[string]any{"name": fmt.Sprint("p", i)}, auth...); r.Status != http.StatusCreated {
+			t.Fatalf("creating a project: %d %s", r.Status, r.Body)
+		}
+	}
+	r = g.do("GET", "/v1/projects?limit=1", nil, auth...)
+	cursor, _ := r.JSON(t)["next_cursor"].(string)
+	if r := g.do("DELETE", "/v1/projects/"+cursor, nil, auth...); r.Status >= 300 {
+		t.Fatalf("deleting the cursor project: %d %s", r.Status, r.Body)
+	}
+	r = g.do("GET", "/v1/projects?limit=5&cursor="+cursor, nil, auth...)
+	if data, _ := r.JSON(t)["data"].([]any); r.Status != http.StatusOK || len(data) != 2 {
+		t.Fatalf("projects after a deleted cursor: %d %s", r.Status, r.Body)
+	}
+	// An id that never was in the listing is still refused.
+	wantError(t, g.do("GET", "/v1/projects?cursor=proj_nope", nil, auth...), http.StatusBadRequest, "invalid_cursor")
 }
