@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -86,6 +87,47 @@ type UserStore interface {
 	GetUser(ctx context.Context, id int64) (User, error)
 	// GetUserByPublicID returns the user with the public id.
 	GetUserByPublicID(ctx context.Context, publicID string) (User, error)
+	// MergeGuest moves everything the guest owns to the signed-in user,
+	// in one transaction (see GuestMerge for the rules). The guest must be
+	// of kind guest and the user of kind user, else ErrConflict; either
+	// unknown is ErrNotFound. Merging again moves what the guest has
+	// created since (usually nothing).
+	MergeGuest(ctx context.Context, guestID, userID int64, now time.Time) (GuestMerge, error)
+}
+
+// GuestMerge reports what MergeGuest moved. The rules:
+//   - conversations (with their items) and projects (deleted ones too)
+//     change owner; a project whose name the user already uses is renamed
+//     "<name> (guest)", "<name> (guest 2)", … within MaxProjectNameLength;
+//   - the guest's settings become the user's when the user has stored none;
+//     otherwise the user's are kept and the guest's are dropped;
+//   - the guest's refresh tokens are revoked: the guest session ends, and
+//     the client goes on with the user's own tokens.
+type GuestMerge struct {
+	Conversations   int
+	Projects        int
+	RenamedProjects int
+	// Settings reports that the guest's settings became the user's.
+	Settings bool
+}
+
+// MaxProjectNameLength is the longest project name, in characters.
+const MaxProjectNameLength = 120
+
+// GuestProjectName is the name a merged guest project takes when the user
+// already has a project called name: n is 1 for the first candidate, 2 for
+// the next, and so on. The result is at most MaxProjectNameLength
+// characters; name is shortened to make room for the suffix.
+func GuestProjectName(name string, n int) string {
+	suffix := " (guest)"
+	if n > 1 {
+		suffix = " (guest " + strconv.Itoa(n) + ")"
+	}
+	r := []rune(name)
+	if room := MaxProjectNameLength - len([]rune(suffix)); len(r) > room {
+		r = r[:max(room, 0)]
+	}
+	return string(r) + suffix
 }
 
 // RefreshToken is one opaque refresh token, stored as a hash. Tokens of one
@@ -186,12 +228,18 @@ type ListOptions struct {
 	// bound it).
 	Limit int
 	// After is the public id of the record after which the page starts, in
-	// the listing's order. Empty starts at the beginning. An id that is not
-	// in the listing is ErrInvalidCursor.
+	// the listing's order. Empty starts at the beginning. A record deleted
+	// since it was listed still marks its place for TombstoneRetention, so
+	// paging goes on where it was; an id that never was in the listing (or
+	// was deleted longer ago) is ErrInvalidCursor.
 	After string
 	// Order is OrderAsc or OrderDesc; empty means OrderDesc.
 	Order string
 }
+
+// TombstoneRetention is how long a deleted record's place in its listing
+// is kept for pagination cursors that name it.
+const TombstoneRetention = 24 * time.Hour
 
 // Page is one page of a listing.
 type Page[T any] struct {

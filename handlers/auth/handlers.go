@@ -61,6 +61,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathAPIKeys, s.handleListAPIKeys)
 	mux.HandleFunc("DELETE "+PathAPIKeys+"/{id}", s.handleDeleteAPIKey)
 	mux.HandleFunc("GET "+PathJWKS, s.handleJWKS)
+	s.registerUpgrade(mux)
 
 	// Without these, ServeMux would answer a wrong method with a plain-text
 	// 405; every error of the API is JSON.

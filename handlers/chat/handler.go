@@ -49,6 +49,10 @@ type Handler struct {
 	// conversation or ask to be stored (see ConversationRecorder). Nil
 	// ignores "conversation" and "store".
 	Conversations ConversationRecorder
+	// Tools, when set, says whether a user allows tools (the enable_tools
+	// setting). It is asked only for requests that carry tools. Nil allows
+	// tools for everyone.
+	Tools ToolPolicy
 	// ReplyWriteTimeout bounds the write of a turn's reply once the answer
 	// has ended. Default 5s.
 	ReplyWriteTimeout time.Duration
@@ -108,6 +112,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, o, openai.ErrOutputLimit(chatReq.MaxTokensParam, model.MaxOutputTokens))
 		return
 	}
+	if !model.Capabilities.Vision && model.Capabilities.VisionKnown {
+		if param, ok := chatReq.ImageParam(); ok {
+			h.reject(w, o, openai.ErrNoVision(param, model.ID))
+			return
+		}
+	}
 	clientBody, clientReq := body, chatReq
 	if h.Media != nil {
 		resolved, aerr := h.Media.ResolveBody(r.Context(), r, body)
@@ -141,6 +151,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	body = chatReq.Adjust(body, openai.Adjustment{
+		Temperature: model.DefaultTemperature,
+		TopP:        model.DefaultTopP,
+		DropTools:   chatReq.HasToolMembers() && !h.toolsEnabled(r, p),
+	})
 	req := &provider.Request{
 		Body:        body,
 		Chat:        chatReq,

@@ -103,7 +103,12 @@ func (h *Handler) getConversation(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, "conversation")
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, ConversationJSON(conv))
+	page, err := h.Store.ListItems(r.Context(), p.UserID, conv.PublicID, store.ListOptions{Limit: httpx.DefaultLimit, Order: store.OrderAsc})
+	if err != nil {
+		h.fail(w, r, err, "conversation")
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, ConversationWithItemsJSON(conv, page))
 }
 
 // updateConversationRequest is the body of POST /v1/conversations/{id}.

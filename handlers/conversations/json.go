@@ -41,6 +41,33 @@ func ConversationJSON(c store.Conversation) Conversation {
 	return out
 }
 
+// ConversationWithItems is GET /v1/conversations/{id}: the spec's
+// "conversation with its items". It is the conversation object (so that
+// OpenAI's SDKs read it unchanged) plus the first page of its items, oldest
+// first, with the list fields of GET …/items?order=asc: when has_more is
+// true, that listing continues with after=last_id.
+type ConversationWithItems struct {
+	Conversation
+	Items   []Item  `json:"items"`
+	FirstID *string `json:"first_id"`
+	LastID  *string `json:"last_id"`
+	HasMore bool    `json:"has_more"`
+}
+
+// ConversationWithItemsJSON converts a conversation and its first page of
+// items to their API form.
+func ConversationWithItemsJSON(c store.Conversation, page store.Page[store.Item]) ConversationWithItems {
+	out := ConversationWithItems{Conversation: ConversationJSON(c), Items: ItemsJSON(page.Items), HasMore: page.HasMore}
+	if out.Items == nil {
+		out.Items = []Item{}
+	}
+	if n := len(out.Items); n > 0 {
+		first, last := out.Items[0].ID, out.Items[n-1].ID
+		out.FirstID, out.LastID = &first, &last
+	}
+	return out
+}
+
 // Item is a conversation item as the API shows it, in the shape of OpenAI's
 // message item, plus created_at.
 type Item struct {

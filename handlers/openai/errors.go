@@ -59,3 +59,9 @@ func ErrOutputLimit(param string, max int) *apierr.Error {
 func ErrRequestTooLarge(limit int64) *apierr.Error {
 	return apierr.RequestTooLarge(limit)
 }
+
+// ErrNoVision is the error for an image_url part sent to a model whose
+// catalog says it does not take images.
+func ErrNoVision(param, model string) *apierr.Error {
+	return apierr.Invalid(param, CodeInvalidValue, fmt.Sprintf("the model %q does not accept images (its catalog says vision: false); remove the image_url parts or choose a vision model", model))
+}

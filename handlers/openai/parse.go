@@ -47,7 +47,17 @@ type ChatRequest struct {
 	Store        *bool
 
 	members        []member
-	gatewayMembers bool // conversation or store is present
+	gatewayMembers bool     // conversation or store is present
+	image          imagePos // the first image_url part
+}
+
+// ImageParam names the first image_url part of the messages
+// ("messages[i].content[j]"); ok is false when the request has none.
+func (r *ChatRequest) ImageParam() (param string, ok bool) {
+	if !r.image.found {
+		return "", false
+	}
+	return indexParam("messages", r.image.message) + ".content" + "[" + strconv.Itoa(r.image.part) + "]", true
 }
 
 // member is the position of one top-level member of the body.
@@ -208,7 +218,7 @@ func ParseChatRequest(body []byte) (*ChatRequest, *apierr.Error) {
 			}
 		case fieldMessages:
 			hasMessage = true
-			err = validateMessages(v)
+			err = validateMessages(v, &req.image)
 		case fieldStream:
 			req.Stream, err = optionalBool(v, "stream")
 		case fieldStreamOptions:

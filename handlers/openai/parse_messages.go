@@ -8,14 +8,14 @@ import (
 	"github.com/caddy-llm/gateway/handlers/apierr"
 )
 
-func validateMessages(v gjson.Result) *apierr.Error {
+func validateMessages(v gjson.Result, img *imagePos) *apierr.Error {
 	if !v.IsArray() {
 		return errType("messages", "an array")
 	}
 	var err *apierr.Error
 	n := 0
 	v.ForEach(func(_, m gjson.Result) bool {
-		err = validateMessage(m, n)
+		err = validateMessage(m, n, img)
 		n++
 		return err == nil
 	})
@@ -27,7 +27,7 @@ func validateMessages(v gjson.Result) *apierr.Error {
 
 // validateMessage checks one message. Parameter names are built only on
 // error, so that a valid request costs no allocation here.
-func validateMessage(m gjson.Result, i int) *apierr.Error {
+func validateMessage(m gjson.Result, i int, img *imagePos) *apierr.Error {
 	param := func(field string) string { return indexParam("messages", i) + field }
 	if !m.IsObject() {
 		return errType(param(""), "an object")
@@ -75,6 +75,9 @@ func validateMessage(m gjson.Result, i int) *apierr.Error {
 		j := 0
 		content.ForEach(func(_, part gjson.Result) bool {
 			err = validatePart(part, role.Str, func() string { return param(".content") + "[" + strconv.Itoa(j) + "]" })
+			if err == nil && !img.found && part.Get("type").Str == PartImageURL {
+				*img = imagePos{found: true, message: i, part: j}
+			}
 			j++
 			return err == nil
 		})
@@ -187,6 +190,12 @@ func validateToolCall(tc gjson.Result, paramOf func() string) *apierr.Error {
 		return errType(paramOf()+".function.arguments", "a string")
 	}
 	return nil
+}
+
+// imagePos locates the first image_url part of a request's messages.
+type imagePos struct {
+	found         bool
+	message, part int
 }
 
 // The members validation reads, object by object.

@@ -19,6 +19,10 @@ type Model struct {
 	MaxOutputTokens     int
 	Capabilities        Capabilities
 	SupportedParameters []string
+	// DefaultTemperature and DefaultTopP are sent upstream when a request
+	// omits the parameter; nil leaves it out. They are the spec's defaults
+	// (0.7 and 1.0) unless the configuration overrides them.
+	DefaultTemperature, DefaultTopP *float64
 
 	quotedID    []byte // ID as a JSON string, for rewriting chunks
 	deployments []*deployment
@@ -118,6 +122,13 @@ type healthPolicy struct {
 	maxCooldown time.Duration
 }
 
+// The spec's sampling defaults, shared by every model that keeps them.
+// Nothing writes them.
+var (
+	specTemperature = openai.SpecDefaultTemperature
+	specTopP        = openai.SpecDefaultTopP
+)
+
 func newModel(spec ModelSpec) *Model {
 	return &Model{
 		ID:                  spec.ID,
@@ -128,6 +139,8 @@ func newModel(spec ModelSpec) *Model {
 		MaxOutputTokens:     spec.MaxOutputTokens,
 		Capabilities:        spec.Capabilities,
 		SupportedParameters: spec.SupportedParameters,
+		DefaultTemperature:  &specTemperature,
+		DefaultTopP:         &specTopP,
 		quotedID:            openai.AppendString(nil, spec.ID),
 	}
 }

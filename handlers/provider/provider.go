@@ -86,6 +86,12 @@ type Capabilities struct {
 	Streaming bool `json:"streaming"`
 	Tools     bool `json:"tools"`
 	Vision    bool `json:"vision"`
+	// VisionKnown reports that Vision is known rather than assumed: the
+	// provider declares it, or the configuration sets it. Only a model
+	// whose vision is known to be false has requests with images refused
+	// before they go upstream; an OpenAI-compatible server's discovered
+	// models say nothing about images, so their upstream decides.
+	VisionKnown bool `json:"-"`
 }
 
 // DefaultSupportedParameters are the chat parameters every provider honours.

@@ -29,6 +29,13 @@ type RouterConfig struct {
 	// of that id are ignored); a model without Deployments only overrides
 	// the catalog fields of the model the providers declare.
 	Models []ModelConfig
+	// Aliases serve a model under another public id: alias → the public id
+	// of a model the providers serve (declared or discovered). The alias
+	// has the target's deployments and catalog fields; Models may override
+	// them like any model's. An alias takes the place of a model the
+	// providers declare under the same id; an alias whose target no
+	// provider serves is not listed (until discovery finds the target).
+	Aliases map[string]string
 	// DiscoveryInterval is how often providers that discover their models
 	// are asked again. Default 5 minutes.
 	DiscoveryInterval time.Duration
@@ -66,6 +73,18 @@ type ModelConfig struct {
 	Streaming, Tools, Vision *bool
 	// SupportedParameters overrides the catalog's parameter list.
 	SupportedParameters []string
+	// Sampling overrides the spec's sampling defaults (temperature 0.7,
+	// top_p 1.0) sent when a request omits them.
+	Sampling SamplingConfig
+}
+
+// SamplingConfig overrides the sampling defaults of a model.
+type SamplingConfig struct {
+	// Temperature and TopP replace the spec's defaults; nil keeps them.
+	Temperature, TopP *float64
+	// NoTemperature and NoTopP send nothing when a request omits the
+	// parameter, leaving the choice to the upstream.
+	NoTemperature, NoTopP bool
 }
 
 // DeploymentConfig names one deployment of a model.
@@ -138,6 +157,11 @@ func NewRouter(providers []Provider, cfg RouterConfig) (*Router, error) {
 		ids[id] = true
 	}
 	seen := make(map[string]bool, len(cfg.Models))
+	for alias, target := range cfg.Aliases {
+		if alias == "" || target == "" || alias == target {
+			return nil, fmt.Errorf("creating router: model alias %q → %q: both ids are required and must differ", alias, target)
+		}
+	}
 	for _, m := range cfg.Models {
 		if m.ID == "" {
 			return nil, errors.New("creating router: a model has no id")
@@ -298,7 +322,7 @@ func (r *Router) rebuildLocked() {
 			}
 		}
 	}
-	for _, mc := range r.cfg.Models {
+	configure := func(mc ModelConfig) {
 		m, ok := models[mc.ID]
 		if !ok {
 			m = newModel(ModelSpec{ID: mc.ID, Capabilities: Capabilities{Streaming: true}})
@@ -316,6 +340,19 @@ func (r *Router) rebuildLocked() {
 			}
 		}
 		applyOverrides(m, mc)
+	}
+	// Aliases copy their targets as configured, and are then configured
+	// themselves like any model.
+	for _, mc := range r.cfg.Models {
+		if _, isAlias := r.cfg.Aliases[mc.ID]; !isAlias {
+			configure(mc)
+		}
+	}
+	r.addAliasesLocked(models, &order)
+	for _, mc := range r.cfg.Models {
+		if _, isAlias := r.cfg.Aliases[mc.ID]; isAlias {
+			configure(mc)
+		}
 	}
 
 	t := &table{models: make(map[string]*Model, len(models))}
@@ -355,6 +392,49 @@ func (r *Router) rebuildLocked() {
 	r.table.Store(t)
 }
 
+// addAliasesLocked adds the configured aliases of the models found so far.
+// Aliases resolve against the providers' models only, never against other
+// aliases, so that the result does not depend on the order of a map.
+func (r *Router) addAliasesLocked(models map[string]*Model, order *[]string) {
+	if len(r.cfg.Aliases) == 0 {
+		return
+	}
+	aliases := make([]string, 0, len(r.cfg.Aliases))
+	for alias := range r.cfg.Aliases {
+		aliases = append(aliases, alias)
+	}
+	sort.Strings(aliases)
+	targets := make(map[string]*Model, len(aliases))
+	for _, alias := range aliases {
+		targets[alias] = models[r.cfg.Aliases[alias]]
+	}
+	for _, alias := range aliases {
+		target := targets[alias]
+		if target == nil {
+			continue
+		}
+		m := newModel(ModelSpec{
+			ID:                  alias,
+			OwnedBy:             target.OwnedBy,
+			Created:             target.Created,
+			DisplayName:         target.DisplayName,
+			ContextLength:       target.ContextLength,
+			MaxOutputTokens:     target.MaxOutputTokens,
+			Capabilities:        target.Capabilities,
+			SupportedParameters: target.SupportedParameters,
+		})
+		if m.DisplayName == target.ID {
+			m.DisplayName = ""
+		}
+		m.DefaultTemperature, m.DefaultTopP = target.DefaultTemperature, target.DefaultTopP
+		m.deployments = append([]*deployment(nil), target.deployments...)
+		if _, ok := models[alias]; !ok {
+			*order = append(*order, alias)
+		}
+		models[alias] = m
+	}
+}
+
 func applyOverrides(m *Model, mc ModelConfig) {
 	if mc.OwnedBy != "" {
 		m.OwnedBy = mc.OwnedBy
@@ -379,9 +459,22 @@ func applyOverrides(m *Model, mc ModelConfig) {
 	}
 	if mc.Vision != nil {
 		m.Capabilities.Vision = *mc.Vision
+		m.Capabilities.VisionKnown = true
 	}
 	if mc.SupportedParameters != nil {
 		m.SupportedParameters = mc.SupportedParameters
+	}
+	switch sc := mc.Sampling; {
+	case sc.NoTemperature:
+		m.DefaultTemperature = nil
+	case sc.Temperature != nil:
+		m.DefaultTemperature = sc.Temperature
+	}
+	switch sc := mc.Sampling; {
+	case sc.NoTopP:
+		m.DefaultTopP = nil
+	case sc.TopP != nil:
+		m.DefaultTopP = sc.TopP
 	}
 }
 

@@ -59,6 +59,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Media:    app.Media(),
 		// Chat requests that name a conversation are recorded into it.
 		Conversations: &turns.Recorder{Store: st, Logger: h.logger.Named("turns")},
+		// A user's enable_tools: false removes tools from their requests.
+		Tools: settings.ToolPolicy{Store: st},
 	}
 	api := handlers.New(
 		&handlers.Health{Ready: app.Ready, Degradable: app.Degradable, CaddyVersion: caddyVersion()},

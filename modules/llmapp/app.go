@@ -84,6 +84,10 @@ type App struct {
 	// Models are the public models and their deployments. Models the
 	// providers declare or discover are served without being listed here.
 	Models []ModelConfig `json:"models,omitempty"`
+	// ModelAliases serve a model under more public ids: alias → the id a
+	// provider serves it by (for example jan-v1-4b → janhq/Jan-v1-4B, as
+	// discovered from a vLLM server). See provider.RouterConfig.Aliases.
+	ModelAliases map[string]string `json:"model_aliases,omitempty"`
 	// DiscoveryInterval is how often providers that discover their models
 	// ask their upstream again (default 5m).
 	DiscoveryInterval caddy.Duration `json:"discovery_interval,omitempty"`

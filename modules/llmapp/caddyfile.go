@@ -160,6 +160,8 @@ func (a *App) unmarshalMore(d *caddyfile.Dispenser) error {
 		return a.unmarshalProvider(d)
 	case "model":
 		return a.unmarshalModel(d)
+	case "model_aliases":
+		return a.unmarshalModelAliases(d)
 	case "discovery_interval":
 		var err error
 		a.DiscoveryInterval, err = durationArg(d)
@@ -341,6 +343,8 @@ func (a *App) unmarshalProvider(d *caddyfile.Dispenser) error {
 //		max_output_tokens    <n>
 //		streaming|tools|vision true|false
 //		supported_parameters <name>...
+//		default_temperature  <t>|none
+//		default_top_p        <p>|none
 //	}
 func (a *App) unmarshalModel(d *caddyfile.Dispenser) error {
 	if !d.NextArg() {
@@ -400,6 +404,8 @@ func (a *App) unmarshalModel(d *caddyfile.Dispenser) error {
 			}
 		case "supported_parameters":
 			m.SupportedParameters = d.RemainingArgs()
+		case "default_temperature", "default_top_p":
+			err = unmarshalSamplingDefault(d, &m)
 		default:
 			return d.Errf("unrecognized model option '%s'", opt)
 		}
@@ -459,6 +465,10 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 //		stateless
 //		json_response
 //		session_timeout <duration>
+//		servers_from <name>=<url>[,<name>=<url>...]... {
+//			header_from_env <header> <VARIABLE>
+//			timeout         <duration>
+//		}
 //		server <name> <url> {
 //			header  <name> <value>
 //			allow   <tool>...
@@ -478,6 +488,8 @@ func (c *MCPConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			c.JSONResponse = true
 		case "session_timeout":
 			c.SessionTimeout, err = durationArg(d)
+		case "servers_from":
+			err = c.unmarshalServersFrom(d)
 		case "server":
 			args := d.RemainingArgs()
 			if len(args) != 2 {

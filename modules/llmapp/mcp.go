@@ -34,7 +34,8 @@ type MCPServerConfig struct {
 	// URL is the server's Streamable HTTP endpoint.
 	URL string `json:"url"`
 	// Headers are sent to the server (Authorization, …); values may hold
-	// runtime placeholders ({env.TOOLS_TOKEN}).
+	// runtime placeholders ({env.TOOLS_TOKEN}). A header whose value is
+	// empty once placeholders are expanded is not sent.
 	Headers map[string]string `json:"headers,omitempty"`
 	// AllowTools lists the only tools exposed, by their names on the
 	// server; empty exposes all.
@@ -55,7 +56,11 @@ func (a *App) provisionMCP(ctx caddy.Context, repl *caddy.Replacer) error {
 		for _, s := range a.MCP.Servers {
 			headers := make(map[string]string, len(s.Headers))
 			for k, v := range s.Headers {
-				headers[k] = repl.ReplaceAll(v, "")
+				// A header whose variable is unset is not sent at all
+				// (header_from_env with an empty variable).
+				if v = repl.ReplaceAll(v, ""); v != "" {
+					headers[k] = v
+				}
 			}
 			cfg.Servers = append(cfg.Servers, mcp.ServerConfig{
 				Name:       s.Name,

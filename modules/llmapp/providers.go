@@ -46,6 +46,14 @@ type ModelConfig struct {
 	Vision    *bool `json:"vision,omitempty"`
 	// SupportedParameters overrides the catalog's parameter list.
 	SupportedParameters []string `json:"supported_parameters,omitempty"`
+	// DefaultTemperature and DefaultTopP replace the spec's defaults (0.7
+	// and 1.0) sent upstream when a request omits temperature or top_p.
+	DefaultTemperature *float64 `json:"default_temperature,omitempty"`
+	DefaultTopP        *float64 `json:"default_top_p,omitempty"`
+	// NoDefaultTemperature and NoDefaultTopP send nothing when a request
+	// omits the parameter, leaving the choice to the upstream.
+	NoDefaultTemperature bool `json:"no_default_temperature,omitempty"`
+	NoDefaultTopP        bool `json:"no_default_top_p,omitempty"`
 }
 
 // DeploymentConfig is one provider serving a model.
@@ -185,6 +193,7 @@ func (a *App) provisionProviders(ctx caddy.Context) error {
 
 	router, err := provider.NewRouter(provs, provider.RouterConfig{
 		Models:            a.routerModels(enabled),
+		Aliases:           a.ModelAliases,
 		DiscoveryInterval: time.Duration(a.DiscoveryInterval),
 		FailureThreshold:  a.FailureThreshold,
 		Cooldown:          time.Duration(a.Cooldown),
@@ -237,6 +246,12 @@ func (a *App) routerModels(enabled map[string]bool) []provider.ModelConfig {
 			Tools:               m.Tools,
 			Vision:              m.Vision,
 			SupportedParameters: m.SupportedParameters,
+			Sampling: provider.SamplingConfig{
+				Temperature:   m.DefaultTemperature,
+				TopP:          m.DefaultTopP,
+				NoTemperature: m.NoDefaultTemperature,
+				NoTopP:        m.NoDefaultTopP,
+			},
 		}
 		for _, d := range m.Deployments {
 			if enabled[d.Provider] {

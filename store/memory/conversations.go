@@ -85,11 +85,11 @@ func (s *Store) ListConversations(_ context.Context, userID int64, opts store.Li
 	all := s.conversationsByUser[userID]
 	var after int64
 	if opts.After != "" {
-		c, ok := s.userConversation(userID, opts.After)
-		if !ok {
+		if c, ok := s.userConversation(userID, opts.After); ok {
+			after = c.rec.ID
+		} else if after, ok = s.buried(userID, 0, opts.After); !ok {
 			return store.Page[store.Conversation]{}, 0, fmt.Errorf("listing conversations: %w", store.ErrInvalidCursor)
 		}
-		after = c.rec.ID
 	}
 	p, err := page(all, conversationID, opts, after, opts.After != "", s.conversationRecord)
 	if err != nil {
@@ -143,6 +143,7 @@ func (s *Store) DeleteConversation(_ context.Context, userID int64, publicID str
 		return fmt.Errorf("deleting conversation: %w", store.ErrNotFound)
 	}
 	delete(s.conversationByPublicID, publicID)
+	s.bury(publicID, tombstone{userID: userID, key: c.rec.ID})
 	s.conversationsByUser[userID] = slices.DeleteFunc(s.conversationsByUser[userID], func(d *conversation) bool { return d == c })
 	return nil
 }

@@ -56,11 +56,11 @@ func (s *Store) ListItems(_ context.Context, userID int64, convPublicID string, 
 	}
 	var after int64
 	if opts.After != "" {
-		it, ok := c.itemByID[opts.After]
-		if !ok {
+		if it, ok := c.itemByID[opts.After]; ok {
+			after = it.ID
+		} else if after, ok = s.buried(userID, c.rec.ID, opts.After); !ok {
 			return store.Page[store.Item]{}, fmt.Errorf("listing items: %w", store.ErrInvalidCursor)
 		}
-		after = it.ID
 	}
 	return page(c.items, itemID, opts, after, opts.After != "", copyItem)
 }
@@ -95,6 +95,7 @@ func (s *Store) DeleteItem(_ context.Context, userID int64, convPublicID, itemPu
 		return fmt.Errorf("deleting item: %w", store.ErrNotFound)
 	}
 	delete(c.itemByID, itemPublicID)
+	s.bury(itemPublicID, tombstone{userID: userID, parent: c.rec.ID, key: it.ID})
 	c.items = slices.DeleteFunc(c.items, func(x *store.Item) bool { return x == it })
 	return nil
 }

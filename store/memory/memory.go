@@ -49,6 +49,10 @@ type Store struct {
 	conversationsByUser    map[int64][]*conversation // ascending (CreatedAt, ID)
 
 	settings map[int64]*store.UserSettings
+
+	// tombstones keep the place of deleted conversations, items and
+	// projects in their listings, by public id, for a while.
+	tombstones map[string]tombstone
 	// settingsLocks serialise UpdateSettings per user (striped by user id)
 	// without holding mu while the caller's apply function runs.
 	settingsLocks [64]sync.Mutex
@@ -83,6 +87,7 @@ func New() *Store {
 		conversationByPublicID: make(map[string]*conversation),
 		conversationsByUser:    make(map[int64][]*conversation),
 		settings:               make(map[int64]*store.UserSettings),
+		tombstones:             make(map[string]tombstone),
 	}
 }
 

@@ -1,15 +1,15 @@
 package memory
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/caddy-llm/gateway/store"
 )
 
 // page selects one page of recs, which are in ascending key order, as
-// opts asks. after is the key of the cursor record when hasAfter is set; the
-// caller has already checked that the cursor names a record of the listing.
+// opts asks. after is the key of the cursor record when hasAfter is set: a
+// record of the listing, or the place of one that was deleted, after which
+// the page starts all the same.
 // A Limit of zero or less returns every remaining record. The copy function
 // runs while the caller still holds s.mu.
 func page[T any, R any](recs []T, key func(T) int64, opts store.ListOptions, after int64, hasAfter bool, copyRec func(T) R) (store.Page[R], error) {
@@ -22,10 +22,14 @@ func page[T any, R any](recs []T, key func(T) int64, opts store.ListOptions, aft
 	}
 	if hasAfter {
 		i := sort.Search(len(recs), func(i int) bool { return key(recs[i]) >= after })
-		if i == len(recs) || key(recs[i]) != after {
-			return store.Page[R]{}, fmt.Errorf("listing: %w", store.ErrInvalidCursor)
+		switch {
+		case i < len(recs) && key(recs[i]) == after:
+			start = i + step
+		case desc:
+			start = i - 1 // the last record before the deleted one
+		default:
+			start = i // the first record after the deleted one
 		}
-		start = i + step
 	}
 	var out []R
 	i := start

@@ -82,11 +82,11 @@ func (s *Store) ListProjects(_ context.Context, userID int64, opts store.ListOpt
 	defer s.mu.RUnlock()
 	var after int64
 	if opts.After != "" {
-		p, ok := s.userProject(userID, opts.After)
-		if !ok {
+		if p, ok := s.userProject(userID, opts.After); ok {
+			after = p.ID
+		} else if after, ok = s.buried(userID, 0, opts.After); !ok {
 			return store.Page[store.Project]{}, fmt.Errorf("listing projects: %w", store.ErrInvalidCursor)
 		}
-		after = p.ID
 	}
 	return page(s.projectsByUser[userID], projectID, opts, after, opts.After != "", copyProject)
 }
@@ -140,6 +140,7 @@ func (s *Store) DeleteProject(_ context.Context, userID int64, publicID string, 
 	}
 	delete(s.projectByID, p.ID)
 	delete(s.projectByPublicID, p.PublicID)
+	s.bury(p.PublicID, tombstone{userID: userID, key: p.ID})
 	s.projectsByUser[userID] = slices.DeleteFunc(s.projectsByUser[userID], func(q *store.Project) bool { return q == p })
 	for _, c := range s.conversationsByUser[userID] {
 		if c.projectID == p.ID {

@@ -108,8 +108,12 @@ func (s *Store) ListConversations(ctx context.Context, userID int64, opts store.
 			createdAt time.Time
 			id        int64
 		)
-		err := s.pool.QueryRow(qctx, `SELECT created_at, id FROM conversations WHERE user_id = $1 AND public_id = $2`,
-			userID, opts.After).Scan(&createdAt, &id)
+		// A conversation deleted since still marks its place.
+		err := s.pool.QueryRow(qctx, `
+SELECT created_at, id FROM conversations WHERE user_id = $1 AND public_id = $2
+UNION ALL
+SELECT created_at, sort_key FROM list_tombstones WHERE user_id = $1 AND public_id = $2 AND parent_id IS NULL
+LIMIT 1`, userID, opts.After).Scan(&createdAt, &id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = store.ErrInvalidCursor
 		}
@@ -183,7 +187,16 @@ RETURNING `+conversationColumns,
 func (s *Store) DeleteConversation(ctx context.Context, userID int64, publicID string) error {
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	tag, err := s.pool.Exec(qctx, `DELETE FROM conversations WHERE user_id = $1 AND public_id = $2`, userID, publicID)
+	// The tombstone keeps the conversation's place for cursors naming it.
+	tag, err := s.pool.Exec(qctx, `
+WITH gone AS (
+	DELETE FROM conversations WHERE user_id = $1 AND public_id = $2
+	RETURNING public_id, user_id, created_at, id
+), pruned AS (
+	DELETE FROM list_tombstones WHERE user_id = $1 AND deleted_at < now() - $3::interval
+)
+INSERT INTO list_tombstones (public_id, user_id, created_at, sort_key)
+SELECT public_id, user_id, created_at, id FROM gone`, userID, publicID, store.TombstoneRetention)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = store.ErrNotFound
 	}

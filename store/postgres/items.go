@@ -153,8 +153,9 @@ func (s *Store) ListItems(ctx context.Context, userID int64, convPublicID string
 		position *int64
 	)
 	err := s.pool.QueryRow(qctx, `
-SELECT c.id, i.position FROM conversations c
+SELECT c.id, COALESCE(i.position, t.sort_key) FROM conversations c
 LEFT JOIN conversation_items i ON i.conversation_id = c.id AND i.public_id = $3
+LEFT JOIN list_tombstones t ON t.parent_id = c.id AND t.public_id = $3
 WHERE c.user_id = $1 AND c.public_id = $2`, userID, convPublicID, opts.After).Scan(&convID, &position)
 	if err == nil && opts.After != "" && position == nil {
 		err = store.ErrInvalidCursor
@@ -199,10 +200,18 @@ WHERE c.user_id = $1 AND c.public_id = $2 AND i.public_id = $3`, userID, convPub
 func (s *Store) DeleteItem(ctx context.Context, userID int64, convPublicID, itemPublicID string) error {
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
+	// The tombstone keeps the item's place for cursors naming it.
 	tag, err := s.pool.Exec(qctx, `
-DELETE FROM conversation_items i USING conversations c
-WHERE c.id = i.conversation_id AND c.user_id = $1 AND c.public_id = $2 AND i.public_id = $3`,
-		userID, convPublicID, itemPublicID)
+WITH gone AS (
+	DELETE FROM conversation_items i USING conversations c
+	WHERE c.id = i.conversation_id AND c.user_id = $1 AND c.public_id = $2 AND i.public_id = $3
+	RETURNING i.public_id, c.user_id, c.id AS conversation_id, i.created_at, i.position
+), pruned AS (
+	DELETE FROM list_tombstones WHERE user_id = $1 AND deleted_at < now() - $4::interval
+)
+INSERT INTO list_tombstones (public_id, user_id, parent_id, created_at, sort_key)
+SELECT public_id, user_id, conversation_id, created_at, position FROM gone`,
+		userID, convPublicID, itemPublicID, store.TombstoneRetention)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = store.ErrNotFound
 	}

@@ -66,7 +66,7 @@ func (s *Store) ListProjects(ctx context.Context, userID int64, opts store.ListO
 		)
 		err := s.pool.QueryRow(qctx, `
 SELECT created_at, id FROM projects
-WHERE user_id = $1 AND public_id = $2 AND deleted_at IS NULL`, userID, opts.After).Scan(&createdAt, &id)
+WHERE user_id = $1 AND public_id = $2`, userID, opts.After).Scan(&createdAt, &id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = store.ErrInvalidCursor
 		}

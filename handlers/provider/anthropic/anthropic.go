@@ -178,7 +178,7 @@ func (p *Provider) spec(public, name string) provider.ModelSpec {
 		UpstreamID:    name,
 		OwnedBy:       p.cfg.OwnedBy,
 		ContextLength: defaultContextLength,
-		Capabilities:  provider.Capabilities{Streaming: true, Tools: true, Vision: true},
+		Capabilities:  provider.Capabilities{Streaming: true, Tools: true, Vision: true, VisionKnown: true},
 	}
 }
 

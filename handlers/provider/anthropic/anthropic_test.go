@@ -37,6 +37,14 @@ func TestTranslateRequest(t *testing.T) {
 			],"max_tokens":50,"stop_sequences":["END"],"temperature":1,"top_p":0.9,"metadata":{"user_id":"usr_1"}}`,
 		},
 		{
+			// The spec's defaults as the gateway adds them: top_p 1 is
+			// Anthropic's default and recent models refuse it with a
+			// temperature, so it is left out.
+			name: "spec sampling defaults",
+			body: `{"model":"claude","messages":[{"role":"user","content":"Hi"}],"temperature":0.7,"top_p":1}`,
+			want: `{"model":"claude-x","messages":[{"role":"user","content":[{"type":"text","text":"Hi"}]}],"max_tokens":1024,"temperature":0.7}`,
+		},
+		{
 			name: "tools, tool calls and tool results",
 			body: `{"model":"claude","messages":[
 				{"role":"user","content":"Weather in Paris and Rome?"},

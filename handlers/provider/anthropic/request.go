@@ -79,8 +79,14 @@ func translateRequest(r *wire.ChatCompletionRequest, model string, maxTokens int
 		Model:         model,
 		MaxTokens:     maxTokens,
 		StopSequences: r.Stop,
-		TopP:          r.TopP,
 		Stream:        stream,
+	}
+	// top_p 1 samples from the whole distribution, as no top_p does. It is
+	// left out because recent Claude models refuse temperature and top_p
+	// together, and the gateway sends the spec's defaults (0.7 and 1.0) for
+	// requests that omit both.
+	if r.TopP != nil && *r.TopP < 1 {
+		out.TopP = r.TopP
 	}
 	if r.Temperature != nil {
 		t := min(*r.Temperature, maxTemperature)

@@ -97,7 +97,8 @@ func (p *Provider) Models() []provider.ModelSpec {
 			Created:         DefaultCreated,
 			ContextLength:   p.cfg.ContextLength,
 			MaxOutputTokens: p.cfg.MaxOutputTokens,
-			Capabilities:    provider.Capabilities{Streaming: true, Tools: true},
+			// The mock answers from text only: images are refused.
+			Capabilities: provider.Capabilities{Streaming: true, Tools: true, VisionKnown: true},
 		}
 	}
 	return specs
