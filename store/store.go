@@ -34,6 +34,9 @@ var (
 	// ErrInvalidCursor means a pagination cursor does not name a record of
 	// the listing.
 	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrLimitReached means a record was not created because its owner
+	// already has as many as allowed.
+	ErrLimitReached = errors.New("limit reached")
 )
 
 // Store is everything the gateway persists.
@@ -155,8 +158,12 @@ type APIKey struct {
 
 // APIKeyStore keeps API keys.
 type APIKeyStore interface {
-	// CreateAPIKey stores k and returns it with ID, PublicID and CreatedAt set.
-	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
+	// CreateAPIKey stores k and returns it with ID, PublicID and CreatedAt
+	// set. When maxActive is positive and the user already has that many
+	// keys that are not revoked, nothing is stored and ErrLimitReached is
+	// returned; the count and the insert are atomic, so concurrent creates
+	// never pass the cap together.
+	CreateAPIKey(ctx context.Context, k APIKey, maxActive int) (APIKey, error)
 	// ListAPIKeys returns the user's keys that are not revoked, newest first.
 	ListAPIKeys(ctx context.Context, userID int64) ([]APIKey, error)
 	// RevokeAPIKey revokes the user's key with the public id. Unknown,

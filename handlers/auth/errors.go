@@ -41,8 +41,8 @@ var (
 
 	errGuestCannotCreateKeys = apierr.New(http.StatusForbidden, "guest_not_allowed",
 		"guest users cannot create API keys; sign in with an account to create one")
-	errKeyCannotCreateKeys = apierr.New(http.StatusForbidden, "api_key_not_allowed",
-		"API keys cannot create API keys; sign in to create one")
+	errKeyCannotManageKeys = apierr.New(http.StatusForbidden, "api_key_not_allowed",
+		"API keys cannot list, create or revoke API keys; sign in and use the session's access token")
 
 	errUnavailable = apierr.New(http.StatusServiceUnavailable, "auth_unavailable",
 		"authentication is temporarily unavailable, retry shortly")

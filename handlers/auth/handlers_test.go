@@ -231,7 +231,7 @@ func TestLogout(t *testing.T) {
 		method string
 		send   func(refresh string) (body string, headers []string)
 	}{
-		{"GET with cookie", "GET", func(r string) (string, []string) { return "", []string{"Cookie: refresh_token=" + r} }},
+		{"POST with cookie", "POST", func(r string) (string, []string) { return "", []string{"Cookie: refresh_token=" + r} }},
 		{"GET with bearer", "GET", func(r string) (string, []string) { return "", []string{bearer(r)} }},
 		{"POST with body", "POST", func(r string) (string, []string) { return `{"refresh_token":"` + r + `"}`, nil }},
 	}

@@ -170,7 +170,7 @@ func TestOIDCProviderDownAtStart(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	valid := OIDCConfig{JWKSURL: "https://idp.example/certs", Issuer: "https://idp.example"}
+	valid := OIDCConfig{JWKSURL: "https://idp.example/certs", Issuer: "https://idp.example", Audience: "account"}
 	oidc := func(change func(*OIDCConfig)) *OIDCConfig {
 		c := valid
 		change(&c)
@@ -186,6 +186,8 @@ func TestConfigValidation(t *testing.T) {
 		{"HS256", Config{OIDC: oidc(func(c *OIDCConfig) { c.Algorithms = []string{"RS256", "HS256"} })}, "HS256"},
 		{"none", Config{OIDC: oidc(func(c *OIDCConfig) { c.Algorithms = []string{"none"} })}, "none"},
 		{"no issuer", Config{OIDC: oidc(func(c *OIDCConfig) { c.Issuer = "" })}, "issuer"},
+		{"no audience", Config{OIDC: oidc(func(c *OIDCConfig) { c.Audience = "" })}, "audience is required"},
+		{"any audience on purpose", Config{OIDC: oidc(func(c *OIDCConfig) { c.Audience, c.AllowAnyAudience = "", true })}, ""},
 		{"no JWKS URL", Config{OIDC: oidc(func(c *OIDCConfig) { c.JWKSURL = "" })}, "jwks_url"},
 		{"file JWKS URL", Config{OIDC: oidc(func(c *OIDCConfig) { c.JWKSURL = "file:///etc/keys" })}, "jwks_url"},
 		{"issuer clash", Config{Issuer: "https://idp.example", OIDC: &valid}, "differ"},

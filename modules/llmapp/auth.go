@@ -46,8 +46,14 @@ type OIDCConfig struct {
 	KeycloakRealm   string `json:"keycloak_realm,omitempty"`
 	// Issuer is the "iss" tokens must carry (the spec's ISSUER).
 	Issuer string `json:"issuer,omitempty"`
-	// Audience is the "aud" tokens must carry (the spec's ACCOUNT).
+	// Audience is the "aud" tokens must carry (the spec's ACCOUNT). It is
+	// required while OIDC is on, unless AllowAnyAudience is set.
 	Audience string `json:"audience,omitempty"`
+	// AllowAnyAudience accepts OIDC tokens whatever their "aud" when
+	// Audience is empty. Without it, OIDC on with no audience refuses to
+	// start: an unset ACCOUNT must not turn the check off silently. Set it
+	// only when the provider issues tokens for this gateway alone.
+	AllowAnyAudience bool `json:"allow_any_audience,omitempty"`
 	// Algorithms are the accepted signature algorithms (default RS256).
 	Algorithms []string `json:"algorithms,omitempty"`
 	// Leeway is the tolerated clock skew (default 30s).
@@ -73,7 +79,7 @@ func (o *OIDCConfig) jwksURL() string {
 }
 
 func (c *AuthConfig) serviceConfig(logger *zap.Logger) auth.Config {
-	cfg := auth.Config{Logger: logger}
+	cfg := auth.Config{Logger: logger, SecureRequest: clientUsedHTTPS}
 	if c == nil {
 		return cfg
 	}
@@ -84,11 +90,12 @@ func (c *AuthConfig) serviceConfig(logger *zap.Logger) auth.Config {
 	cfg.RevocationPoll = time.Duration(c.RevocationPoll)
 	if u := c.OIDC.jwksURL(); u != "" {
 		cfg.OIDC = &auth.OIDCConfig{
-			JWKSURL:    u,
-			Issuer:     c.OIDC.Issuer,
-			Audience:   c.OIDC.Audience,
-			Algorithms: c.OIDC.Algorithms,
-			Leeway:     time.Duration(c.OIDC.Leeway),
+			JWKSURL:          u,
+			Issuer:           c.OIDC.Issuer,
+			Audience:         c.OIDC.Audience,
+			AllowAnyAudience: c.OIDC.AllowAnyAudience,
+			Algorithms:       c.OIDC.Algorithms,
+			Leeway:           time.Duration(c.OIDC.Leeway),
 		}
 	}
 	return cfg

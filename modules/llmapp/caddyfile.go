@@ -141,6 +141,7 @@ func (a *App) unmarshalMore(d *caddyfile.Dispenser) error {
 //			keycloak_realm    <realm>
 //			issuer            <iss>...
 //			audience          <aud>...
+//			allow_any_audience
 //			algorithms        <alg>...
 //			leeway            <duration>
 //		}
@@ -197,6 +198,11 @@ func (o *OIDCConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			o.Issuer = firstNonEmptyArg(d)
 		case "audience":
 			o.Audience = firstNonEmptyArg(d)
+		case "allow_any_audience":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			o.AllowAnyAudience = true
 		case "algorithms":
 			o.Algorithms = nil
 			for d.NextArg() {
@@ -385,6 +391,7 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 //		stateless
 //		json_response
 //		session_timeout <duration>
+//		max_sessions_per_principal <n>
 //		server <name> <url> {
 //			header  <name> <value>
 //			allow   <tool>...
@@ -404,6 +411,10 @@ func (c *MCPConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			c.JSONResponse = true
 		case "session_timeout":
 			c.SessionTimeout, err = durationArg(d)
+		case "max_sessions_per_principal":
+			var n int32
+			n, err = int32Arg(d)
+			c.MaxSessionsPerPrincipal = int(n)
 		case "server":
 			args := d.RemainingArgs()
 			if len(args) != 2 {
