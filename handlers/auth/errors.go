@@ -44,6 +44,8 @@ var (
 	errKeyCannotManageKeys = apierr.New(http.StatusForbidden, "api_key_not_allowed",
 		"API keys cannot list, create or revoke API keys; sign in and use the session's access token")
 
+	errOIDCUnavailable = apierr.New(http.StatusServiceUnavailable, "oidc_unavailable",
+		"the identity provider's keys could not be fetched yet, retry shortly")
 	errUnavailable = apierr.New(http.StatusServiceUnavailable, "auth_unavailable",
 		"authentication is temporarily unavailable, retry shortly")
 	errInternal = apierr.New(http.StatusInternalServerError, "internal_error",

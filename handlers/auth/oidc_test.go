@@ -161,8 +161,9 @@ func TestOIDCProviderDownAtStart(t *testing.T) {
 	cfg.JWKSURL = down.URL
 	s := newService(t, nil, Config{OIDC: cfg}) // starts anyway
 	srv := newServer(t, s)
+	// No key set was ever fetched: the token cannot be judged, a 503.
 	_, resp, data := whoamiAs(t, srv, bearer(prov.mint(t, "rsa-0", prov.claims(time.Now()))))
-	wantError(t, resp, data, http.StatusUnauthorized, "invalid_token")
+	wantError(t, resp, data, http.StatusServiceUnavailable, "oidc_unavailable")
 	// Gateway tokens keep working.
 	if _, resp, data := whoamiAs(t, srv, bearer(guestLogin(t, srv).AccessToken)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("guest token: status %d: %s", resp.StatusCode, data)
