@@ -20,6 +20,9 @@ const (
 	DefaultRevocationPoll = 500 * time.Millisecond
 	DefaultTouchInterval  = 5 * time.Second
 
+	DefaultGuestRetention    = 30 * 24 * time.Hour
+	DefaultRetentionInterval = time.Hour
+
 	DefaultOIDCLeeway          = 30 * time.Second
 	DefaultOIDCRefetchInterval = 10 * time.Second
 	DefaultOIDCRefreshInterval = 15 * time.Minute
@@ -53,6 +56,17 @@ type Config struct {
 	// TouchInterval is how often the last-use times of API keys are
 	// written to the store, in one batch.
 	TouchInterval time.Duration
+	// GuestRetention is how long a guest user is kept after its last
+	// session activity (guest login or refresh); it is then deleted with
+	// everything it owns.
+	GuestRetention time.Duration
+	// RefreshTokenRetention is how long a refresh token is kept after it
+	// expired (default 0: deleted once expired). Keeping used tokens a
+	// while longer keeps detecting their reuse that long.
+	RefreshTokenRetention time.Duration
+	// RetentionInterval is how often the retention rules run. Every
+	// replica runs them; the store lets one at a time do the work.
+	RetentionInterval time.Duration
 	// HTTPClient fetches the OIDC key set. Defaults to a client with a 10 s
 	// timeout.
 	HTTPClient *http.Client
@@ -129,6 +143,9 @@ func (c Config) withDefaults() (Config, error) {
 		{"api_key_cache_ttl", &c.APIKeyCacheTTL, DefaultAPIKeyCacheTTL},
 		{"revocation_poll", &c.RevocationPoll, DefaultRevocationPoll},
 		{"touch_interval", &c.TouchInterval, DefaultTouchInterval},
+		{"guest_retention", &c.GuestRetention, DefaultGuestRetention},
+		{"refresh_token_retention", &c.RefreshTokenRetention, 0},
+		{"retention_interval", &c.RetentionInterval, DefaultRetentionInterval},
 	} {
 		if *d.v < 0 {
 			return c, fmt.Errorf("%s must not be negative", d.name)

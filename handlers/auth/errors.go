@@ -46,8 +46,8 @@ var (
 
 	errOIDCUnavailable = apierr.New(http.StatusServiceUnavailable, "oidc_unavailable",
 		"the identity provider's keys could not be fetched yet, retry shortly")
-	errUnavailable = apierr.New(http.StatusServiceUnavailable, "auth_unavailable",
-		"authentication is temporarily unavailable, retry shortly")
+	errUnavailable = apierr.New(http.StatusServiceUnavailable, "database_unavailable",
+		"the database is unavailable, retry shortly")
 	errInternal = apierr.New(http.StatusInternalServerError, "internal_error",
 		"internal error")
 )

@@ -50,11 +50,21 @@ func newGatewayParser(cfg Config) *jwt.Parser {
 	)
 }
 
+// errNoSigningKey means no signing key could be loaded or created: the
+// store was unavailable at start and still is.
+var errNoSigningKey = errors.New("no signing key is available")
+
 // issueAccessToken signs an access token for the user.
-func (s *Service) issueAccessToken(u store.User) (string, time.Time, error) {
+func (s *Service) issueAccessToken(ctx context.Context, u store.User) (string, time.Time, error) {
 	key := s.keys.signingKey()
 	if key == nil {
-		return "", time.Time{}, errors.New("no signing key is available")
+		// The store was unavailable when the keys were last loaded; try
+		// again now (at most once a second) rather than at the next
+		// background check.
+		_ = s.keys.ensure.refresh(ctx, time.Now(), false)
+		if key = s.keys.signingKey(); key == nil {
+			return "", time.Time{}, errNoSigningKey
+		}
 	}
 	now := s.now()
 	exp := now.Add(s.cfg.AccessTTL)

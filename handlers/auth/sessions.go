@@ -40,10 +40,9 @@ func (s *Service) guestLogin(ctx context.Context) (session, error) {
 // startSession issues an access token and the first refresh token of a new
 // token family.
 func (s *Service) startSession(ctx context.Context, u store.User) (session, error) {
-	access, exp, err := s.issueAccessToken(u)
+	access, exp, err := s.issueAccessToken(ctx, u)
 	if err != nil {
-		s.log.Error("issuing an access token", zap.Error(err))
-		return session{}, errInternal
+		return session{}, s.issueError(err)
 	}
 	refresh := newOpaqueToken()
 	sum := hashString(refresh)
@@ -95,10 +94,9 @@ func (s *Service) refreshSession(ctx context.Context, old string) (session, erro
 		s.log.Error("reading the user of a refresh token", zap.Error(err))
 		return session{}, storeError(err)
 	}
-	access, exp, err := s.issueAccessToken(u)
+	access, exp, err := s.issueAccessToken(ctx, u)
 	if err != nil {
-		s.log.Error("issuing an access token", zap.Error(err))
-		return session{}, errInternal
+		return session{}, s.issueError(err)
 	}
 	return session{accessToken: access, refreshToken: next, expiresAt: exp, user: u}, nil
 }
@@ -116,4 +114,15 @@ func (s *Service) endSession(ctx context.Context, refresh string) error {
 		return storeError(err)
 	}
 	return nil
+}
+
+// issueError maps a failure to issue an access token to the client's error:
+// without a signing key (the store could not be read) a 503, else a 500.
+func (s *Service) issueError(err error) error {
+	if errors.Is(err, errNoSigningKey) {
+		s.log.Warn("issuing an access token", zap.Error(err))
+		return errUnavailable
+	}
+	s.log.Error("issuing an access token", zap.Error(err))
+	return errInternal
 }

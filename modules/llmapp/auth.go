@@ -31,6 +31,15 @@ type AuthConfig struct {
 	// bounds how long a revoked key keeps working on any replica
 	// (default 500ms).
 	RevocationPoll caddy.Duration `json:"revocation_poll,omitempty"`
+	// GuestRetention is how long a guest is kept after its last guest login
+	// or refresh (default 720h); it is then deleted with everything it owns.
+	GuestRetention caddy.Duration `json:"guest_retention,omitempty"`
+	// RefreshTokenRetention is how long a refresh token is kept after it
+	// expired (default 0: deleted once expired).
+	RefreshTokenRetention caddy.Duration `json:"refresh_token_retention,omitempty"`
+	// RetentionInterval is how often the retention rules run (default 1h);
+	// replicas sharing a database take turns.
+	RetentionInterval caddy.Duration `json:"retention_interval,omitempty"`
 	// OIDC enables access tokens of an external OpenID Connect provider
 	// (Keycloak). It is off when its JWKS URL is empty.
 	OIDC *OIDCConfig `json:"oidc,omitempty"`
@@ -88,6 +97,9 @@ func (c *AuthConfig) serviceConfig(logger *zap.Logger) auth.Config {
 	cfg.RefreshTTL = time.Duration(c.RefreshTTL)
 	cfg.KeyRotation = time.Duration(c.KeyRotation)
 	cfg.RevocationPoll = time.Duration(c.RevocationPoll)
+	cfg.GuestRetention = time.Duration(c.GuestRetention)
+	cfg.RefreshTokenRetention = time.Duration(c.RefreshTokenRetention)
+	cfg.RetentionInterval = time.Duration(c.RetentionInterval)
 	if u := c.OIDC.jwksURL(); u != "" {
 		cfg.OIDC = &auth.OIDCConfig{
 			JWKSURL:          u,

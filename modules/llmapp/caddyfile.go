@@ -135,6 +135,9 @@ func (a *App) unmarshalMore(d *caddyfile.Dispenser) error {
 //		refresh_ttl     <duration>
 //		key_rotation    <duration>
 //		revocation_poll <duration>
+//		guest_retention         <duration>
+//		refresh_token_retention <duration>
+//		retention_interval      <duration>
 //		oidc {
 //			jwks_url          <url>...
 //			keycloak_base_url <url>...
@@ -166,6 +169,12 @@ func (c *AuthConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			c.KeyRotation, err = durationArg(d)
 		case "revocation_poll":
 			c.RevocationPoll, err = durationArg(d)
+		case "guest_retention":
+			c.GuestRetention, err = durationArg(d)
+		case "refresh_token_retention":
+			c.RefreshTokenRetention, err = durationArg(d)
+		case "retention_interval":
+			c.RetentionInterval, err = durationArg(d)
 		case "oidc":
 			if c.OIDC == nil {
 				c.OIDC = new(OIDCConfig)

@@ -26,12 +26,16 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey, maxActive int)
 	var got store.APIKey
 	err := pgx.BeginFunc(qctx, s.pool, func(tx pgx.Tx) error {
 		if maxActive > 0 {
-			// The user's row lock serialises the creates of one user, so
-			// the count cannot go stale before the insert.
+			// The user's row lock serialises the creates of one user. The
+			// count is a statement of its own, taken after the lock: under
+			// READ COMMITTED a statement that waited for the lock still
+			// reads with the snapshot from before it waited.
+			if _, err := tx.Exec(qctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, k.UserID); err != nil {
+				return err
+			}
 			var active int
 			err := tx.QueryRow(qctx, `
-SELECT (SELECT count(*) FROM api_keys WHERE user_id = u.id AND revoked_at IS NULL)
-FROM users u WHERE u.id = $1 FOR UPDATE`, k.UserID).Scan(&active)
+SELECT count(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`, k.UserID).Scan(&active)
 			if err != nil {
 				return err
 			}
