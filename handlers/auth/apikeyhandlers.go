@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.uber.org/zap"
-
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
@@ -137,8 +135,7 @@ func (s *Service) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("creating an API key", zap.Error(err))
-		apierr.Write(w, storeError(err))
+		apierr.Write(w, storeFailure(s.log, "creating an API key", err))
 		return
 	}
 	s.apiKeys.remember(key, rec, store.User{
@@ -241,8 +238,7 @@ func (s *Service) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
 	}
 	keys, err := s.st.ListAPIKeys(r.Context(), p.UserID)
 	if err != nil {
-		s.log.Error("listing API keys", zap.Error(err))
-		apierr.Write(w, storeError(err))
+		apierr.Write(w, storeFailure(s.log, "listing API keys", err))
 		return
 	}
 	now := s.now()
@@ -265,8 +261,7 @@ func (s *Service) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("revoking an API key", zap.Error(err))
-		apierr.Write(w, storeError(err))
+		apierr.Write(w, storeFailure(s.log, "revoking an API key", err))
 		return
 	}
 	s.apiKeys.forget(id)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 
+	"go.uber.org/zap"
+
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/store"
 )
@@ -57,6 +59,19 @@ var (
 func MissingCredentials() *apierr.Error {
 	c := *errMissingCredentials
 	return &c
+}
+
+// storeFailure logs a store failure and returns the client's error. An
+// unavailable store is an outage the operator learns of from readiness and
+// metrics; it is logged as a warning, not as an error per request.
+func storeFailure(log *zap.Logger, what string, err error) *apierr.Error {
+	e := storeError(err)
+	if e == errUnavailable {
+		log.Warn(what, zap.Error(err))
+	} else {
+		log.Error(what, zap.Error(err))
+	}
+	return e
 }
 
 // storeError maps a store failure to the error clients see: 503 when the

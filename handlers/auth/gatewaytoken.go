@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
@@ -152,8 +151,7 @@ func (s *Service) gatewayUser(ctx context.Context, publicID string) (*principal.
 		return nil, errInvalidToken
 	}
 	if err != nil {
-		s.log.Error("reading the user of an access token", zap.Error(err))
-		return nil, storeError(err)
+		return nil, storeFailure(s.log, "reading the user of an access token", err)
 	}
 	p := userPrincipal(u, s.cfg.Issuer)
 	s.gatewayUsers.put(publicID, p, now.Add(userCacheTTL), now)

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
@@ -254,8 +252,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 			apierr.Write(w, errInvalidToken) // the principal's user is gone
 			return
 		}
-		s.log.Error("reading the current user", zap.Error(err))
-		apierr.Write(w, storeError(err))
+		apierr.Write(w, storeFailure(s.log, "reading the current user", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, meResponse{

@@ -146,8 +146,7 @@ func (v *oidcVerifier) user(ctx context.Context, c *oidcClaims) (*principal.Prin
 		Name:     c.Name,
 	})
 	if err != nil {
-		v.log.Error("mapping an OIDC subject to its user", zap.Error(err))
-		return nil, storeError(err)
+		return nil, storeFailure(v.log, "mapping an OIDC subject to its user", err)
 	}
 	p := userPrincipal(row, v.cfg.Issuer)
 	v.users.put(c.Subject, &oidcUser{principal: p, username: username, email: c.Email, name: c.Name}, now.Add(subjectCacheTTL), now)

@@ -26,7 +26,7 @@ type refresher struct {
 	run          func(context.Context) error
 
 	mu      sync.Mutex
-	warm    bool // a run has succeeded
+	warm    bool          // a run has succeeded
 	running chan struct{} // closed when the current run ends; nil when idle
 	started time.Time     // start of the latest run (monotonic clock)
 	err     error         // result of the latest finished run
