@@ -20,9 +20,9 @@ const (
 	maxAPIKeysPerUser = 100
 	maxAPIKeyNameLen  = 100
 	maxAPIKeyLifetime = 10 * 365 * 24 * time.Hour
-	// minAPIKeyLifetime refuses keys that would be expired, or nearly so,
-	// by the time their creator reads them ("expires_in": "1ns").
-	minAPIKeyLifetime = time.Minute
+	// minAPIKeyLifetime refuses keys that would be expired by the time
+	// their creator reads them ("expires_in": "1ns").
+	minAPIKeyLifetime = time.Second
 )
 
 // apiKeyJSON is an API key as the API shows it: never the key itself, except
@@ -167,14 +167,14 @@ func requestedExpiry(req createAPIKeyRequest, now time.Time) (*time.Time, *apier
 	case inSet:
 		d, ok := parseDurationJSON(req.ExpiresIn)
 		if !ok || d < minAPIKeyLifetime || d > maxAPIKeyLifetime {
-			return nil, apierr.Invalid("expires_in", "invalid_expiry", "expires_in must be a number of seconds or a duration such as \"720h\", at least a minute and at most ten years")
+			return nil, apierr.Invalid("expires_in", "invalid_expiry", "expires_in must be a number of seconds or a duration such as \"720h\", at least a second and at most ten years")
 		}
 		at = now.Add(d)
 	default:
 		return nil, nil
 	}
 	if at.Sub(now) < minAPIKeyLifetime {
-		return nil, apierr.Invalid("expires_at", "invalid_expiry", "expires_at must be at least a minute in the future")
+		return nil, apierr.Invalid("expires_at", "invalid_expiry", "expires_at must be at least a second in the future")
 	}
 	if at.Sub(now) > maxAPIKeyLifetime {
 		return nil, apierr.Invalid("expires_at", "invalid_expiry", "expires_at must be at most ten years ahead")
