@@ -53,13 +53,6 @@ func (r *sessionRegistry) opened(owner int64, id string) {
 	r.close(evict)
 }
 
-// count returns how many sessions of owner are recorded (for tests).
-func (r *sessionRegistry) count(owner int64) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.byOwner[owner])
-}
-
 // liveIDs returns the ids of the sessions the server still holds.
 func (r *sessionRegistry) liveIDs() map[string]bool {
 	live := make(map[string]bool)
