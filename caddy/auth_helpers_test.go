@@ -219,6 +219,10 @@ func assertNoSecretsIn(t testing.TB, what, text string, secrets *secretSet) {
 const credentialLogFilter = `format filter {
 			wrap json
 			request>headers>X-Api-Key delete
+			request>uri query {
+				delete access_token
+				delete api_key
+			}
 		}`
 
 // logCapture sends a Caddy config's logs to files of the test's own: every

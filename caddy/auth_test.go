@@ -115,7 +115,7 @@ func TestAuthGuestSessionLifecycle(t *testing.T) {
 	}
 
 	// Logout with the cookie clears it and ends the session.
-	out := e.do("GET", "/llm/auth/logout", nil, "Cookie", "refresh_token="+c2.Refresh)
+	out := e.do("POST", "/llm/auth/logout", nil, "Cookie", "refresh_token="+c2.Refresh)
 	if out.Status != http.StatusOK {
 		t.Fatalf("logout = %d %s", out.Status, out.Body)
 	}
@@ -641,7 +641,7 @@ func TestAuthDefaultCaddyfileKeepsCredentialsOutOfLogs(t *testing.T) {
 	}
 	wantUnauthorized(t, e.do("GET", "/llm/auth/me", nil, "X-API-Key", changeOneChar(key)), "invalid_api_key")
 	e.do("POST", "/llm/auth/refresh-token", map[string]string{"refresh_token": s.Refresh})
-	e.do("GET", "/llm/auth/logout", nil, "Cookie", "refresh_token="+s.Refresh)
+	e.do("POST", "/llm/auth/logout", nil, "Cookie", "refresh_token="+s.Refresh)
 
 	data, err := os.ReadFile(logPath)
 	if err != nil {

@@ -50,6 +50,10 @@ func testCaddyfile(t testing.TB, o siteOptions) string {
 		format filter {
 			wrap json
 			request>headers>X-Api-Key delete
+			request>uri query {
+				delete access_token
+				delete api_key
+			}
 		}
 		level %s
 	}
@@ -66,6 +70,10 @@ http://127.0.0.1:%d {
 		format filter {
 			wrap json
 			request>headers>X-Api-Key delete
+			request>uri query {
+				delete access_token
+				delete api_key
+			}
 		}
 	}
 	uri /llm/v1/* strip_prefix /llm

@@ -27,6 +27,15 @@ type postgresServer struct {
 // startPostgres initialises and starts a throwaway PostgreSQL on a free port.
 func startPostgres(t testing.TB) *postgresServer {
 	t.Helper()
+	p := initPostgres(t)
+	p.start()
+	return p
+}
+
+// initPostgres initialises a throwaway PostgreSQL on a free port without
+// starting it; it is stopped when the test ends if it was started.
+func initPostgres(t testing.TB) *postgresServer {
+	t.Helper()
 	initdb := postgresBinary(t, "initdb")
 	dir, err := os.MkdirTemp("", "llmgw-pg-")
 	if err != nil {
@@ -43,7 +52,6 @@ func startPostgres(t testing.TB) *postgresServer {
 	chownToPostgresUser(t, data)
 	p := &postgresServer{t: t, dir: data, port: freePort(t)}
 	p.run(initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
-	p.start()
 	t.Cleanup(p.stop)
 	return p
 }

@@ -35,6 +35,9 @@ var (
 	// ErrInvalidCursor means a pagination cursor does not name a record of
 	// the listing.
 	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrLimitReached means a record was not created because its owner
+	// already has as many as allowed.
+	ErrLimitReached = errors.New("limit reached")
 )
 
 // Store is everything the gateway persists.
@@ -45,6 +48,7 @@ type Store interface {
 	ProjectStore
 	ConversationStore
 	SettingsStore
+	RetentionStore
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
@@ -197,8 +201,12 @@ type APIKey struct {
 
 // APIKeyStore keeps API keys.
 type APIKeyStore interface {
-	// CreateAPIKey stores k and returns it with ID, PublicID and CreatedAt set.
-	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
+	// CreateAPIKey stores k and returns it with ID, PublicID and CreatedAt
+	// set. When maxActive is positive and the user already has that many
+	// keys that are not revoked, nothing is stored and ErrLimitReached is
+	// returned; the count and the insert are atomic, so concurrent creates
+	// never pass the cap together.
+	CreateAPIKey(ctx context.Context, k APIKey, maxActive int) (APIKey, error)
 	// ListAPIKeys returns the user's keys that are not revoked, newest first.
 	ListAPIKeys(ctx context.Context, userID int64) ([]APIKey, error)
 	// RevokeAPIKey revokes the user's key with the public id. Unknown,
@@ -407,4 +415,34 @@ type SettingsStore interface {
 	// transaction so concurrent updates are not lost. An error from apply
 	// aborts the update and is returned as it is.
 	UpdateSettings(ctx context.Context, userID int64, defaults UserSettings, apply func(*UserSettings) error) (UserSettings, error)
+}
+
+// RetentionPolicy says what Purge deletes. A zero time turns its rule off.
+type RetentionPolicy struct {
+	// TokensExpiredBefore deletes refresh tokens (used, revoked or not)
+	// whose expiry is before it; a family is gone with its last token.
+	TokensExpiredBefore time.Time
+	// GuestsIdleSince deletes guest users created before it who were
+	// issued no refresh token since (guest login and every refresh issue
+	// one), with everything they own.
+	GuestsIdleSince time.Time
+	// BatchSize bounds the rows one statement deletes, so that a large
+	// backlog does not hold locks for long (default 1000).
+	BatchSize int
+}
+
+// RetentionResult reports what Purge deleted.
+type RetentionResult struct {
+	RefreshTokens int64
+	Guests        int64
+	// Skipped is set when another replica was purging: nothing was done.
+	Skipped bool
+}
+
+// RetentionStore deletes what the gateway no longer needs, so that nothing
+// grows for ever with the number of users or requests.
+type RetentionStore interface {
+	// Purge applies the policy. Replicas sharing a database may all call
+	// it; one purges at a time and the others skip.
+	Purge(ctx context.Context, p RetentionPolicy) (RetentionResult, error)
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.uber.org/zap"
-
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
@@ -22,6 +20,9 @@ const (
 	maxAPIKeysPerUser = 100
 	maxAPIKeyNameLen  = 100
 	maxAPIKeyLifetime = 10 * 365 * 24 * time.Hour
+	// minAPIKeyLifetime refuses keys that would be expired by the time
+	// their creator reads them ("expires_in": "1ns").
+	minAPIKeyLifetime = time.Second
 )
 
 // apiKeyJSON is an API key as the API shows it: never the key itself, except
@@ -72,17 +73,31 @@ type createAPIKeyRequest struct {
 	ExpiresIn json.RawMessage `json:"expires_in"`
 }
 
-func (s *Service) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
+// keyManager returns the principal of a request that manages API keys, or
+// writes the refusal and returns nil. Managing keys takes a session (a
+// gateway or OIDC access token): an API key must not be able to list,
+// create or revoke its owner's other keys, so a leaked key cannot be used to
+// entrench itself or lock its owner out.
+func keyManager(w http.ResponseWriter, r *http.Request) *principal.Principal {
 	p := principal.From(r.Context())
 	switch {
 	case p == nil:
 		apierr.Write(w, MissingCredentials())
-		return
-	case p.Kind == principal.KindGuest:
-		apierr.Write(w, errGuestCannotCreateKeys)
-		return
+		return nil
 	case p.Method == principal.MethodAPIKey:
-		apierr.Write(w, errKeyCannotCreateKeys)
+		apierr.Write(w, errKeyCannotManageKeys)
+		return nil
+	}
+	return p
+}
+
+func (s *Service) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
+	p := keyManager(w, r)
+	if p == nil {
+		return
+	}
+	if p.Kind == principal.KindGuest {
+		apierr.Write(w, errGuestCannotCreateKeys)
 		return
 	}
 	var req createAPIKeyRequest
@@ -102,32 +117,25 @@ func (s *Service) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx := r.Context()
-	existing, err := s.st.ListAPIKeys(ctx, p.UserID)
-	if err != nil {
-		s.log.Error("listing API keys", zap.Error(err))
-		apierr.Write(w, storeError(err))
-		return
-	}
-	if len(existing) >= maxAPIKeysPerUser {
-		apierr.Write(w, apierr.New(http.StatusBadRequest, "api_key_limit_reached",
-			"at most "+strconv.Itoa(maxAPIKeysPerUser)+" API keys per user; delete one first"))
-		return
-	}
-
 	key := newAPIKey()
 	sum := hashString(key)
-	rec, err := s.st.CreateAPIKey(ctx, store.APIKey{
+	// The store counts and inserts atomically: concurrent creates cannot
+	// pass the cap together.
+	rec, err := s.st.CreateAPIKey(r.Context(), store.APIKey{
 		UserID:    p.UserID,
 		Name:      name,
 		Prefix:    key[:apiKeyShownPrefix],
 		Suffix:    key[len(key)-apiKeyShownSuffix:],
 		Hash:      sum[:],
 		ExpiresAt: expiresAt,
-	})
+	}, maxAPIKeysPerUser)
+	if errors.Is(err, store.ErrLimitReached) {
+		apierr.Write(w, apierr.New(http.StatusBadRequest, "api_key_limit_reached",
+			"at most "+strconv.Itoa(maxAPIKeysPerUser)+" API keys per user; delete one first"))
+		return
+	}
 	if err != nil {
-		s.log.Error("creating an API key", zap.Error(err))
-		apierr.Write(w, storeError(err))
+		apierr.Write(w, storeFailure(s.log, "creating an API key", err))
 		return
 	}
 	s.apiKeys.remember(key, rec, store.User{
@@ -158,15 +166,15 @@ func requestedExpiry(req createAPIKeyRequest, now time.Time) (*time.Time, *apier
 		}
 	case inSet:
 		d, ok := parseDurationJSON(req.ExpiresIn)
-		if !ok || d <= 0 || d > maxAPIKeyLifetime {
-			return nil, apierr.Invalid("expires_in", "invalid_expiry", "expires_in must be a positive number of seconds or a duration such as \"720h\", at most ten years")
+		if !ok || d < minAPIKeyLifetime || d > maxAPIKeyLifetime {
+			return nil, apierr.Invalid("expires_in", "invalid_expiry", "expires_in must be a number of seconds or a duration such as \"720h\", at least a second and at most ten years")
 		}
 		at = now.Add(d)
 	default:
 		return nil, nil
 	}
-	if !at.After(now) {
-		return nil, apierr.Invalid("expires_at", "invalid_expiry", "expires_at must be in the future")
+	if at.Sub(now) < minAPIKeyLifetime {
+		return nil, apierr.Invalid("expires_at", "invalid_expiry", "expires_at must be at least a second in the future")
 	}
 	if at.Sub(now) > maxAPIKeyLifetime {
 		return nil, apierr.Invalid("expires_at", "invalid_expiry", "expires_at must be at most ten years ahead")
@@ -224,15 +232,13 @@ type apiKeyList struct {
 }
 
 func (s *Service) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
-	p := principal.From(r.Context())
+	p := keyManager(w, r)
 	if p == nil {
-		apierr.Write(w, MissingCredentials())
 		return
 	}
 	keys, err := s.st.ListAPIKeys(r.Context(), p.UserID)
 	if err != nil {
-		s.log.Error("listing API keys", zap.Error(err))
-		apierr.Write(w, storeError(err))
+		apierr.Write(w, storeFailure(s.log, "listing API keys", err))
 		return
 	}
 	now := s.now()
@@ -244,9 +250,8 @@ func (s *Service) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request) {
-	p := principal.From(r.Context())
+	p := keyManager(w, r)
 	if p == nil {
-		apierr.Write(w, MissingCredentials())
 		return
 	}
 	id := r.PathValue("id")
@@ -256,8 +261,7 @@ func (s *Service) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("revoking an API key", zap.Error(err))
-		apierr.Write(w, storeError(err))
+		apierr.Write(w, storeFailure(s.log, "revoking an API key", err))
 		return
 	}
 	s.apiKeys.forget(id)

@@ -128,8 +128,7 @@ func (a *apiKeyVerifier) lookup(ctx context.Context, sum [sha256.Size]byte) (*ap
 			a.invalid.put(sum, struct{}{}, now.Add(invalidKeyCacheTTL), now)
 			return nil, errInvalidAPIKey
 		case err != nil:
-			a.log.Error("looking up an API key", zap.Error(err))
-			return nil, storeError(err)
+			return nil, storeFailure(a.log, "looking up an API key", err)
 		case k.RevokedAt != nil:
 			a.invalid.put(sum, struct{}{}, now.Add(invalidKeyCacheTTL), now)
 			return nil, errInvalidAPIKey

@@ -20,6 +20,9 @@ const (
 	DefaultRevocationPoll = 500 * time.Millisecond
 	DefaultTouchInterval  = 5 * time.Second
 
+	DefaultGuestRetention    = 30 * 24 * time.Hour
+	DefaultRetentionInterval = time.Hour
+
 	DefaultOIDCLeeway          = 30 * time.Second
 	DefaultOIDCRefetchInterval = 10 * time.Second
 	DefaultOIDCRefreshInterval = 15 * time.Minute
@@ -53,9 +56,26 @@ type Config struct {
 	// TouchInterval is how often the last-use times of API keys are
 	// written to the store, in one batch.
 	TouchInterval time.Duration
+	// GuestRetention is how long a guest user is kept after its last
+	// session activity (guest login or refresh); it is then deleted with
+	// everything it owns.
+	GuestRetention time.Duration
+	// RefreshTokenRetention is how long a refresh token is kept after it
+	// expired (default 0: deleted once expired). Keeping used tokens a
+	// while longer keeps detecting their reuse that long.
+	RefreshTokenRetention time.Duration
+	// RetentionInterval is how often the retention rules run. Every
+	// replica runs them; the store lets one at a time do the work.
+	RetentionInterval time.Duration
 	// HTTPClient fetches the OIDC key set. Defaults to a client with a 10 s
 	// timeout.
 	HTTPClient *http.Client
+	// SecureRequest reports whether the client reached the gateway over
+	// HTTPS, which decides the refresh cookie's Secure attribute. Behind a
+	// TLS-terminating proxy the request itself is plain HTTP: the caller
+	// (the Caddy module) then trusts X-Forwarded-Proto from trusted proxies
+	// only. Defaults to r.TLS != nil.
+	SecureRequest func(r *http.Request) bool
 	// Logger receives the service's logs. Defaults to a no-op logger.
 	Logger *zap.Logger
 	// Now returns the current time; tests inject a clock. Defaults to
@@ -73,9 +93,13 @@ type OIDCConfig struct {
 	// http://localhost:8090/realms/jan.
 	Issuer string
 	// Audience is the "aud" tokens must carry (the spec's ACCOUNT, for
-	// example "account"). Empty disables the audience check, which is only
-	// safe when the provider issues tokens for this gateway alone.
+	// example "account"). It is required unless AllowAnyAudience is set.
 	Audience string
+	// AllowAnyAudience accepts tokens without checking their "aud" when
+	// Audience is empty. It is only safe when the provider issues tokens for
+	// this gateway alone; without it, an empty Audience is a configuration
+	// error rather than a check silently turned off.
+	AllowAnyAudience bool
 	// Algorithms are the accepted signature algorithms. Defaults to RS256.
 	// Only asymmetric algorithms are allowed: RS256, RS384, RS512, PS256,
 	// PS384, PS512, ES256, ES384, ES512 and EdDSA.
@@ -119,6 +143,9 @@ func (c Config) withDefaults() (Config, error) {
 		{"api_key_cache_ttl", &c.APIKeyCacheTTL, DefaultAPIKeyCacheTTL},
 		{"revocation_poll", &c.RevocationPoll, DefaultRevocationPoll},
 		{"touch_interval", &c.TouchInterval, DefaultTouchInterval},
+		{"guest_retention", &c.GuestRetention, DefaultGuestRetention},
+		{"refresh_token_retention", &c.RefreshTokenRetention, 0},
+		{"retention_interval", &c.RetentionInterval, DefaultRetentionInterval},
 	} {
 		if *d.v < 0 {
 			return c, fmt.Errorf("%s must not be negative", d.name)
@@ -132,6 +159,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.SecureRequest == nil {
+		c.SecureRequest = func(r *http.Request) bool { return r.TLS != nil }
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -152,6 +182,9 @@ func (c Config) withDefaults() (Config, error) {
 func (o OIDCConfig) withDefaults() (OIDCConfig, error) {
 	if o.Issuer == "" {
 		return o, errors.New("issuer is required")
+	}
+	if o.Audience == "" && !o.AllowAnyAudience {
+		return o, errors.New("audience is required (the spec's ACCOUNT): tokens the provider issued for other clients would pass; set allow_any_audience to accept tokens of any audience on purpose")
 	}
 	u, err := url.Parse(o.JWKSURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

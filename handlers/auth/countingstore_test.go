@@ -108,9 +108,9 @@ func (c *countingStore) RetireSigningKey(ctx context.Context, kid string, at tim
 	return c.Store.RetireSigningKey(ctx, kid, at)
 }
 
-func (c *countingStore) CreateAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, error) {
+func (c *countingStore) CreateAPIKey(ctx context.Context, k store.APIKey, maxActive int) (store.APIKey, error) {
 	c.count(ctx, "CreateAPIKey")
-	return c.Store.CreateAPIKey(ctx, k)
+	return c.Store.CreateAPIKey(ctx, k, maxActive)
 }
 
 func (c *countingStore) ListAPIKeys(ctx context.Context, userID int64) ([]store.APIKey, error) {

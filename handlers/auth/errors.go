@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 
+	"go.uber.org/zap"
+
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/store"
 )
@@ -41,11 +43,13 @@ var (
 
 	errGuestCannotCreateKeys = apierr.New(http.StatusForbidden, "guest_not_allowed",
 		"guest users cannot create API keys; sign in with an account to create one")
-	errKeyCannotCreateKeys = apierr.New(http.StatusForbidden, "api_key_not_allowed",
-		"API keys cannot create API keys; sign in to create one")
+	errKeyCannotManageKeys = apierr.New(http.StatusForbidden, "api_key_not_allowed",
+		"API keys cannot list, create or revoke API keys; sign in and use the session's access token")
 
-	errUnavailable = apierr.New(http.StatusServiceUnavailable, "auth_unavailable",
-		"authentication is temporarily unavailable, retry shortly")
+	errOIDCUnavailable = apierr.New(http.StatusServiceUnavailable, "oidc_unavailable",
+		"the identity provider's keys could not be fetched yet, retry shortly")
+	errUnavailable = apierr.New(http.StatusServiceUnavailable, "database_unavailable",
+		"the database is unavailable, retry shortly")
 	errInternal = apierr.New(http.StatusInternalServerError, "internal_error",
 		"internal error")
 )
@@ -55,6 +59,19 @@ var (
 func MissingCredentials() *apierr.Error {
 	c := *errMissingCredentials
 	return &c
+}
+
+// storeFailure logs a store failure and returns the client's error. An
+// unavailable store is an outage the operator learns of from readiness and
+// metrics; it is logged as a warning, not as an error per request.
+func storeFailure(log *zap.Logger, what string, err error) *apierr.Error {
+	e := storeError(err)
+	if e == errUnavailable {
+		log.Warn(what, zap.Error(err))
+	} else {
+		log.Error(what, zap.Error(err))
+	}
+	return e
 }
 
 // storeError maps a store failure to the error clients see: 503 when the

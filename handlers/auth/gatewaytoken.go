@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
@@ -50,11 +49,21 @@ func newGatewayParser(cfg Config) *jwt.Parser {
 	)
 }
 
+// errNoSigningKey means no signing key could be loaded or created: the
+// store was unavailable at start and still is.
+var errNoSigningKey = errors.New("no signing key is available")
+
 // issueAccessToken signs an access token for the user.
-func (s *Service) issueAccessToken(u store.User) (string, time.Time, error) {
+func (s *Service) issueAccessToken(ctx context.Context, u store.User) (string, time.Time, error) {
 	key := s.keys.signingKey()
 	if key == nil {
-		return "", time.Time{}, errors.New("no signing key is available")
+		// The store was unavailable when the keys were last loaded; try
+		// again now (at most once a second) rather than at the next
+		// background check.
+		_ = s.keys.ensure.refresh(ctx, time.Now(), false)
+		if key = s.keys.signingKey(); key == nil {
+			return "", time.Time{}, errNoSigningKey
+		}
 	}
 	now := s.now()
 	exp := now.Add(s.cfg.AccessTTL)
@@ -142,8 +151,7 @@ func (s *Service) gatewayUser(ctx context.Context, publicID string) (*principal.
 		return nil, errInvalidToken
 	}
 	if err != nil {
-		s.log.Error("reading the user of an access token", zap.Error(err))
-		return nil, storeError(err)
+		return nil, storeFailure(s.log, "reading the user of an access token", err)
 	}
 	p := userPrincipal(u, s.cfg.Issuer)
 	s.gatewayUsers.put(publicID, p, now.Add(userCacheTTL), now)

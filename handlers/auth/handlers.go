@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
@@ -144,10 +142,26 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
-	token, aerr := refreshTokenFrom(w, r)
-	if aerr != nil {
-		apierr.Write(w, aerr)
-		return
+	var token string
+	if r.Method == http.MethodPost {
+		var aerr *apierr.Error
+		if token, aerr = refreshTokenFrom(w, r); aerr != nil {
+			apierr.Write(w, aerr)
+			return
+		}
+	} else {
+		// A GET carrying only the cookie may come from any web page (a
+		// link or an image: SameSite=Lax sends the cookie along), which
+		// would log the user out. GET works only with the token in the
+		// Authorization header, which no other site can set; a cookie
+		// logs out with POST, which SameSite=Lax keeps same-site.
+		var ok bool
+		if token, ok = bearerRefreshToken(r); !ok {
+			w.Header().Set("Allow", "POST")
+			apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				"log out with POST; GET needs the refresh token in Authorization: Bearer")
+			return
+		}
 	}
 	if err := s.endSession(r.Context(), token); err != nil {
 		writeError(w, err)
@@ -176,11 +190,18 @@ func refreshTokenFrom(w http.ResponseWriter, r *http.Request) (string, *apierr.E
 	if c, err := r.Cookie(refreshCookie); err == nil && c.Value != "" {
 		return c.Value, nil
 	}
-	if cred, ok := bearerCredential(r.Header.Get("Authorization")); ok &&
-		!strings.Contains(cred, ".") && !strings.HasPrefix(cred, apiKeyPrefix) {
-		return cred, nil
+	token, _ := bearerRefreshToken(r)
+	return token, nil
+}
+
+// bearerRefreshToken returns an Authorization: Bearer credential that is
+// neither a JWT nor an API key, and so may be a refresh token.
+func bearerRefreshToken(r *http.Request) (string, bool) {
+	cred, ok := bearerCredential(r.Header.Get("Authorization"))
+	if !ok || strings.Contains(cred, ".") || strings.HasPrefix(cred, apiKeyPrefix) {
+		return "", false
 	}
-	return "", nil
+	return cred, true
 }
 
 func (s *Service) setRefreshCookie(w http.ResponseWriter, r *http.Request, token string) {
@@ -190,7 +211,7 @@ func (s *Service) setRefreshCookie(w http.ResponseWriter, r *http.Request, token
 		Path:     refreshCookiePath,
 		MaxAge:   int(s.cfg.RefreshTTL / time.Second),
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   s.cfg.SecureRequest(r),
 		SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -201,7 +222,7 @@ func (s *Service) clearRefreshCookie(w http.ResponseWriter, r *http.Request) {
 		Path:     refreshCookiePath,
 		MaxAge:   -1,
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   s.cfg.SecureRequest(r),
 		SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -232,8 +253,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 			apierr.Write(w, errInvalidToken) // the principal's user is gone
 			return
 		}
-		s.log.Error("reading the current user", zap.Error(err))
-		apierr.Write(w, storeError(err))
+		apierr.Write(w, storeFailure(s.log, "reading the current user", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, meResponse{

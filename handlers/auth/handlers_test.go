@@ -243,7 +243,7 @@ func TestLogout(t *testing.T) {
 		method string
 		send   func(refresh string) (body string, headers []string)
 	}{
-		{"GET with cookie", "GET", func(r string) (string, []string) { return "", []string{"Cookie: refresh_token=" + r} }},
+		{"POST with cookie", "POST", func(r string) (string, []string) { return "", []string{"Cookie: refresh_token=" + r} }},
 		{"GET with bearer", "GET", func(r string) (string, []string) { return "", []string{bearer(r)} }},
 		{"POST with body", "POST", func(r string) (string, []string) { return `{"refresh_token":"` + r + `"}`, nil }},
 	}
@@ -269,12 +269,27 @@ func TestLogout(t *testing.T) {
 
 func TestLogoutWithoutTokenStillClearsCookie(t *testing.T) {
 	srv := newServer(t, newService(t, nil, Config{}))
-	resp, data := call(t, srv, "GET", PathLogout, "")
+	resp, data := call(t, srv, "POST", PathLogout, "")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.StatusCode, data)
 	}
 	if c := refreshCookieOf(t, resp); c.MaxAge >= 0 {
 		t.Errorf("cookie not cleared: %+v", c)
+	}
+}
+
+// A GET carrying only the cookie, which any web page can make a browser
+// send, does not log out; the same GET with the token in Authorization does.
+func TestLogoutByGETNeedsAnExplicitToken(t *testing.T) {
+	srv := newServer(t, newService(t, nil, Config{}))
+	tok := guestLogin(t, srv)
+	resp, data := call(t, srv, "GET", PathLogout, "", "Cookie: refresh_token="+tok.RefreshToken)
+	wantError(t, resp, data, http.StatusMethodNotAllowed, "method_not_allowed")
+	if resp.Header.Get("Allow") != "POST" {
+		t.Errorf("Allow = %q, want POST", resp.Header.Get("Allow"))
+	}
+	if resp, data := call(t, srv, "POST", PathRefreshToken, `{"refresh_token":"`+tok.RefreshToken+`"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the session ended on a cookie-only GET: refresh status %d: %s", resp.StatusCode, data)
 	}
 }
 

@@ -20,6 +20,9 @@ const (
 	maxSubjectLen    = 255
 )
 
+// errNoKeySet means the OIDC provider's key set has never been fetched.
+var errNoKeySet = errors.New("no OIDC key set fetched yet")
+
 // oidcClaims are the claims read from an OIDC access token.
 type oidcClaims struct {
 	jwt.RegisteredClaims
@@ -87,6 +90,11 @@ func (v *oidcVerifier) verify(ctx context.Context, raw string) (verifiedToken, e
 			// how often tokens with made-up key ids can make us fetch.
 			_ = v.keys.fetch.refresh(ctx, time.Now(), false) // failures are logged by the fetch
 			if k, ok = v.keys.lookup(kid); !ok {
+				if !v.keys.fetch.succeeded() {
+					// No key set was ever fetched: the token cannot be
+					// judged, and the fault is ours, not the client's.
+					return nil, errNoKeySet
+				}
 				return nil, errUnknownKID
 			}
 		}
@@ -99,6 +107,9 @@ func (v *oidcVerifier) verify(ctx context.Context, raw string) (verifiedToken, e
 	if err != nil {
 		if ce := v.log.Check(zap.DebugLevel, "rejected credential"); ce != nil {
 			ce.Write(zap.String("reason", "invalid OIDC token"), zap.Error(err))
+		}
+		if errors.Is(err, errNoKeySet) {
+			return verifiedToken{}, errOIDCUnavailable
 		}
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return verifiedToken{}, errTokenExpired
@@ -135,8 +146,7 @@ func (v *oidcVerifier) user(ctx context.Context, c *oidcClaims) (*principal.Prin
 		Name:     c.Name,
 	})
 	if err != nil {
-		v.log.Error("mapping an OIDC subject to its user", zap.Error(err))
-		return nil, storeError(err)
+		return nil, storeFailure(v.log, "mapping an OIDC subject to its user", err)
 	}
 	p := userPrincipal(row, v.cfg.Issuer)
 	v.users.put(c.Subject, &oidcUser{principal: p, username: username, email: c.Email, name: c.Name}, now.Add(subjectCacheTTL), now)

@@ -178,8 +178,9 @@ func TestOIDCProviderDownAtStart(t *testing.T) {
 	cfg.JWKSURL = down.URL
 	s := newService(t, nil, Config{OIDC: cfg}) // starts anyway
 	srv := newServer(t, s)
+	// No key set was ever fetched: the token cannot be judged, a 503.
 	_, resp, data := whoamiAs(t, srv, bearer(prov.mint(t, "rsa-0", prov.claims(time.Now()))))
-	wantError(t, resp, data, http.StatusUnauthorized, "invalid_token")
+	wantError(t, resp, data, http.StatusServiceUnavailable, "oidc_unavailable")
 	// Gateway tokens keep working.
 	if _, resp, data := whoamiAs(t, srv, bearer(guestLogin(t, srv).AccessToken)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("guest token: status %d: %s", resp.StatusCode, data)
@@ -187,7 +188,7 @@ func TestOIDCProviderDownAtStart(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	valid := OIDCConfig{JWKSURL: "https://idp.example/certs", Issuer: "https://idp.example"}
+	valid := OIDCConfig{JWKSURL: "https://idp.example/certs", Issuer: "https://idp.example", Audience: "account"}
 	oidc := func(change func(*OIDCConfig)) *OIDCConfig {
 		c := valid
 		change(&c)
@@ -203,6 +204,8 @@ func TestConfigValidation(t *testing.T) {
 		{"HS256", Config{OIDC: oidc(func(c *OIDCConfig) { c.Algorithms = []string{"RS256", "HS256"} })}, "HS256"},
 		{"none", Config{OIDC: oidc(func(c *OIDCConfig) { c.Algorithms = []string{"none"} })}, "none"},
 		{"no issuer", Config{OIDC: oidc(func(c *OIDCConfig) { c.Issuer = "" })}, "issuer"},
+		{"no audience", Config{OIDC: oidc(func(c *OIDCConfig) { c.Audience = "" })}, "audience is required"},
+		{"any audience on purpose", Config{OIDC: oidc(func(c *OIDCConfig) { c.Audience, c.AllowAnyAudience = "", true })}, ""},
 		{"no JWKS URL", Config{OIDC: oidc(func(c *OIDCConfig) { c.JWKSURL = "" })}, "jwks_url"},
 		{"file JWKS URL", Config{OIDC: oidc(func(c *OIDCConfig) { c.JWKSURL = "file:///etc/keys" })}, "jwks_url"},
 		{"issuer clash", Config{Issuer: "https://idp.example", OIDC: &valid}, "differ"},

@@ -16,6 +16,12 @@ import (
 // maxJWKSSize caps the size of a fetched key set.
 const maxJWKSSize = 1 << 20
 
+// coldRefetchInterval is the shortest time between two fetches of the key
+// set while none was ever fetched (the provider was down when the gateway
+// started): tokens are then retried against the provider soon after it is
+// back, not a full refetch interval later.
+const coldRefetchInterval = time.Second
+
 // verificationKey is one public key of the OIDC provider.
 type verificationKey struct {
 	alg string // the JWK's "alg"; empty when the provider does not pin one
@@ -47,7 +53,7 @@ type remoteKeys struct {
 func newRemoteKeys(cfg *OIDCConfig, client *http.Client, log *zap.Logger) *remoteKeys {
 	rk := &remoteKeys{url: cfg.JWKSURL, client: client, log: log}
 	rk.current.Store(&remoteKeySet{})
-	rk.fetch = &refresher{interval: cfg.RefetchInterval, timeout: 15 * time.Second, run: func(ctx context.Context) error {
+	rk.fetch = &refresher{interval: cfg.RefetchInterval, coldInterval: coldRefetchInterval, timeout: 15 * time.Second, run: func(ctx context.Context) error {
 		err := rk.load(ctx)
 		if err != nil {
 			// Logged here, once per fetch, rather than by every caller.

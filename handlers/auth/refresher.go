@@ -17,10 +17,16 @@ var errRefreshLimited = errors.New("key set reload rate-limited")
 // the OIDC provider. No lock is held while a run does its I/O.
 type refresher struct {
 	interval time.Duration
-	timeout  time.Duration
-	run      func(context.Context) error
+	// coldInterval, when set, replaces interval until a run has succeeded
+	// once: while there is no key set at all, every token fails, so the
+	// fetch is retried soon after its source comes back rather than a full
+	// interval later.
+	coldInterval time.Duration
+	timeout      time.Duration
+	run          func(context.Context) error
 
 	mu      sync.Mutex
+	warm    bool          // a run has succeeded
 	running chan struct{} // closed when the current run ends; nil when idle
 	started time.Time     // start of the latest run (monotonic clock)
 	err     error         // result of the latest finished run
@@ -59,7 +65,11 @@ func (r *refresher) refresh(ctx context.Context, since time.Time, wait bool) err
 			}
 			continue
 		}
-		if d := r.interval - time.Since(r.started); !r.started.IsZero() && d > 0 {
+		interval := r.interval
+		if !r.warm && r.coldInterval > 0 {
+			interval = min(interval, r.coldInterval)
+		}
+		if d := interval - time.Since(r.started); !r.started.IsZero() && d > 0 {
 			r.mu.Unlock()
 			if !wait {
 				return errRefreshLimited
@@ -84,9 +94,17 @@ func (r *refresher) refresh(ctx context.Context, since time.Time, wait bool) err
 
 		r.mu.Lock()
 		r.err = err
+		r.warm = r.warm || err == nil
 		r.running = nil
 		r.mu.Unlock()
 		close(ch)
 		return err
 	}
+}
+
+// succeeded reports whether a run has ever succeeded.
+func (r *refresher) succeeded() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.warm
 }

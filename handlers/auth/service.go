@@ -76,12 +76,19 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		log.Info("OIDC access tokens are off; only gateway tokens and API keys are accepted")
 	}
 	if err := s.keys.maintain(ctx); err != nil {
-		return nil, fmt.Errorf("auth: loading signing keys: %w", err)
+		if !errors.Is(err, store.ErrUnavailable) {
+			return nil, fmt.Errorf("auth: loading signing keys: %w", err)
+		}
+		// The database may start after the gateway: start anyway. Guest
+		// login and refresh answer 503 until the keys can be loaded,
+		// which they try again on demand and in the background.
+		log.Warn("signing keys not loaded yet: the store is unavailable", zap.Error(err))
 	}
 
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.every(ctx, keyCheckInterval(cfg.KeyRotation), "maintaining signing keys", s.keys.maintain)
 	s.every(ctx, cfg.RevocationPoll, "polling revoked API keys", s.apiKeys.pollRevoked)
+	s.every(ctx, cfg.RetentionInterval, "applying retention rules", s.purge)
 	s.wg.Add(1)
 	go s.flushLoop(ctx)
 	if s.oidc != nil {

@@ -31,8 +31,7 @@ func (s *Service) guestLogin(ctx context.Context) (session, error) {
 		Username: "guest-" + hex.EncodeToString(b[:]),
 	})
 	if err != nil {
-		s.log.Error("creating a guest user", zap.Error(err))
-		return session{}, storeError(err)
+		return session{}, storeFailure(s.log, "creating a guest user", err)
 	}
 	return s.startSession(ctx, u)
 }
@@ -40,10 +39,9 @@ func (s *Service) guestLogin(ctx context.Context) (session, error) {
 // startSession issues an access token and the first refresh token of a new
 // token family.
 func (s *Service) startSession(ctx context.Context, u store.User) (session, error) {
-	access, exp, err := s.issueAccessToken(u)
+	access, exp, err := s.issueAccessToken(ctx, u)
 	if err != nil {
-		s.log.Error("issuing an access token", zap.Error(err))
-		return session{}, errInternal
+		return session{}, s.issueError(err)
 	}
 	refresh := newOpaqueToken()
 	sum := hashString(refresh)
@@ -56,8 +54,7 @@ func (s *Service) startSession(ctx context.Context, u store.User) (session, erro
 		ExpiresAt: now.Add(s.cfg.RefreshTTL),
 	})
 	if err != nil {
-		s.log.Error("storing a refresh token", zap.Error(err))
-		return session{}, storeError(err)
+		return session{}, storeFailure(s.log, "storing a refresh token", err)
 	}
 	return session{accessToken: access, refreshToken: refresh, expiresAt: exp, user: u}, nil
 }
@@ -87,18 +84,15 @@ func (s *Service) refreshSession(ctx context.Context, old string) (session, erro
 	case errors.Is(err, store.ErrExpired):
 		return session{}, errRefreshTokenExpired
 	case err != nil:
-		s.log.Error("rotating a refresh token", zap.Error(err))
-		return session{}, storeError(err)
+		return session{}, storeFailure(s.log, "rotating a refresh token", err)
 	}
 	u, err := s.st.GetUser(ctx, rec.UserID)
 	if err != nil {
-		s.log.Error("reading the user of a refresh token", zap.Error(err))
-		return session{}, storeError(err)
+		return session{}, storeFailure(s.log, "reading the user of a refresh token", err)
 	}
-	access, exp, err := s.issueAccessToken(u)
+	access, exp, err := s.issueAccessToken(ctx, u)
 	if err != nil {
-		s.log.Error("issuing an access token", zap.Error(err))
-		return session{}, errInternal
+		return session{}, s.issueError(err)
 	}
 	return session{accessToken: access, refreshToken: next, expiresAt: exp, user: u}, nil
 }
@@ -112,8 +106,18 @@ func (s *Service) endSession(ctx context.Context, refresh string) error {
 	sum := hashString(refresh)
 	err := s.st.RevokeRefreshFamily(ctx, sum[:], s.now())
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Error("revoking a refresh token family", zap.Error(err))
-		return storeError(err)
+		return storeFailure(s.log, "revoking a refresh token family", err)
 	}
 	return nil
+}
+
+// issueError maps a failure to issue an access token to the client's error:
+// without a signing key (the store could not be read) a 503, else a 500.
+func (s *Service) issueError(err error) error {
+	if errors.Is(err, errNoSigningKey) {
+		s.log.Warn("issuing an access token", zap.Error(err))
+		return errUnavailable
+	}
+	s.log.Error("issuing an access token", zap.Error(err))
+	return errInternal
 }

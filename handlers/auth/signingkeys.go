@@ -55,6 +55,9 @@ type keyring struct {
 
 	current atomic.Pointer[keySnapshot]
 	reload  *refresher // reloads from the store on an unknown key id
+	// ensure loads or creates the keys on demand while there is no
+	// signing key (the store was unavailable at start).
+	ensure *refresher
 }
 
 func newKeyring(st store.TokenStore, cfg Config, log *zap.Logger) *keyring {
@@ -67,6 +70,7 @@ func newKeyring(st store.TokenStore, cfg Config, log *zap.Logger) *keyring {
 	}
 	k.current.Store(&keySnapshot{byKID: map[string]*gatewayKey{}, jwks: []byte(`{"keys":[]}`)})
 	k.reload = &refresher{interval: keyReloadInterval, timeout: 10 * time.Second, run: k.load}
+	k.ensure = &refresher{interval: time.Second, timeout: 10 * time.Second, run: k.maintain}
 	return k
 }
 

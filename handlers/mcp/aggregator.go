@@ -37,6 +37,9 @@ type Aggregator struct {
 	streamable *sdk.StreamableHTTPHandler
 	transport  *http.Transport
 	upstreams  []*upstream
+	// sessions bounds the stateful sessions per principal; nil when
+	// stateless or unbounded.
+	sessions *sessionRegistry
 
 	// backoff bounds, fields so that tests can shorten them.
 	reconnectMin, reconnectMax time.Duration
@@ -95,6 +98,9 @@ func newAggregator(cfg Config, backoffMin, backoffMax time.Duration) (*Aggregato
 		// same host (loopback peer, public Host).
 		DisableLocalhostProtection: true,
 	})
+	if !cfg.Stateless && cfg.MaxSessionsPerPrincipal > 0 {
+		a.sessions = newSessionRegistry(a.server, cfg.MaxSessionsPerPrincipal)
+	}
 	for _, sc := range cfg.Servers {
 		a.upstreams = append(a.upstreams, newUpstream(a, sc))
 	}

@@ -16,6 +16,9 @@ const (
 	DefaultServerTimeout  = 30 * time.Second
 	DefaultSessionTimeout = 30 * time.Minute
 	DefaultMaxBodyBytes   = 10 << 20 // the chat handler's limit: chat bodies are forwarded
+	// DefaultMaxSessionsPerPrincipal bounds one principal's stateful
+	// sessions: enough for a few clients (an IDE, a chat app, scripts).
+	DefaultMaxSessionsPerPrincipal = 16
 )
 
 // ToolNameSeparator joins an upstream server's name and a tool's name into
@@ -62,6 +65,11 @@ type Config struct {
 	// SessionTimeout closes a stateful session that has had no request for
 	// this long. Default 30 minutes; negative means never.
 	SessionTimeout time.Duration
+	// MaxSessionsPerPrincipal bounds the stateful sessions one principal
+	// holds at once; opening one more closes that principal's oldest
+	// session, whose next request gets 404 (MCP clients then start a new
+	// one). Default 16; negative means no bound.
+	MaxSessionsPerPrincipal int
 	// MaxBodyBytes bounds a POST body (413 beyond). Default 10 MB, the chat
 	// handler's default, since chat requests are forwarded.
 	MaxBodyBytes int64
@@ -80,6 +88,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxSessionsPerPrincipal == 0 {
+		c.MaxSessionsPerPrincipal = DefaultMaxSessionsPerPrincipal
 	}
 	if c.Version == "" {
 		c.Version = "dev"

@@ -34,6 +34,9 @@ type Endpoint struct {
 	mcp  http.Handler
 }
 
+// sessionIDHeader is the Streamable HTTP transport's session header.
+const sessionIDHeader = "Mcp-Session-Id"
+
 // Endpoint returns the handler of /v1/mcp. chat serves the chat requests
 // posted there; it may be nil, and such requests then get 400.
 func (a *Aggregator) Endpoint(chat http.Handler) *Endpoint {
@@ -62,6 +65,13 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
+		if isBatch(body) {
+			// One POST, one message: a batch would let a single rate-limited
+			// request carry any number of tool calls. MCP 2025-06-18 removed
+			// batching, and the SDK's clients never send one.
+			apierr.Write(w, errBatch)
+			return
+		}
 		if isChatRequest(body) {
 			if e.chat == nil {
 				apierr.Write(w, apierr.New(http.StatusBadRequest, "invalid_request",
@@ -85,6 +95,20 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ew := &errorWriter{ResponseWriter: w}
 	e.mcp.ServeHTTP(ew, r)
 	ew.finish()
+	if e.agg.sessions != nil && r.Method == http.MethodPost && r.Header.Get(sessionIDHeader) == "" {
+		if id := w.Header().Get(sessionIDHeader); id != "" && ew.status == 0 {
+			e.agg.sessions.opened(principal.From(r.Context()).UserID, id)
+		}
+	}
+}
+
+var errBatch = apierr.New(http.StatusBadRequest, "batch_not_supported",
+	"JSON-RPC batches are not accepted: send one message per POST (MCP 2025-06-18 removed batching)")
+
+// isBatch reports whether a POST body is a JSON-RPC batch (an array).
+func isBatch(body []byte) bool {
+	b := bytes.TrimLeft(body, " \t\r\n")
+	return len(b) > 0 && b[0] == '['
 }
 
 // isChatRequest reports whether a POST body is a chat request rather than

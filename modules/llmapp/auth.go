@@ -31,6 +31,15 @@ type AuthConfig struct {
 	// bounds how long a revoked key keeps working on any replica
 	// (default 500ms).
 	RevocationPoll caddy.Duration `json:"revocation_poll,omitempty"`
+	// GuestRetention is how long a guest is kept after its last guest login
+	// or refresh (default 720h); it is then deleted with everything it owns.
+	GuestRetention caddy.Duration `json:"guest_retention,omitempty"`
+	// RefreshTokenRetention is how long a refresh token is kept after it
+	// expired (default 0: deleted once expired).
+	RefreshTokenRetention caddy.Duration `json:"refresh_token_retention,omitempty"`
+	// RetentionInterval is how often the retention rules run (default 1h);
+	// replicas sharing a database take turns.
+	RetentionInterval caddy.Duration `json:"retention_interval,omitempty"`
 	// OIDC enables access tokens of an external OpenID Connect provider
 	// (Keycloak). It is off when its JWKS URL is empty.
 	OIDC *OIDCConfig `json:"oidc,omitempty"`
@@ -46,8 +55,14 @@ type OIDCConfig struct {
 	KeycloakRealm   string `json:"keycloak_realm,omitempty"`
 	// Issuer is the "iss" tokens must carry (the spec's ISSUER).
 	Issuer string `json:"issuer,omitempty"`
-	// Audience is the "aud" tokens must carry (the spec's ACCOUNT).
+	// Audience is the "aud" tokens must carry (the spec's ACCOUNT). It is
+	// required while OIDC is on, unless AllowAnyAudience is set.
 	Audience string `json:"audience,omitempty"`
+	// AllowAnyAudience accepts OIDC tokens whatever their "aud" when
+	// Audience is empty. Without it, OIDC on with no audience refuses to
+	// start: an unset ACCOUNT must not turn the check off silently. Set it
+	// only when the provider issues tokens for this gateway alone.
+	AllowAnyAudience bool `json:"allow_any_audience,omitempty"`
 	// Algorithms are the accepted signature algorithms (default RS256).
 	Algorithms []string `json:"algorithms,omitempty"`
 	// Leeway is the tolerated clock skew (default 30s).
@@ -73,7 +88,7 @@ func (o *OIDCConfig) jwksURL() string {
 }
 
 func (c *AuthConfig) serviceConfig(logger *zap.Logger) auth.Config {
-	cfg := auth.Config{Logger: logger}
+	cfg := auth.Config{Logger: logger, SecureRequest: clientUsedHTTPS}
 	if c == nil {
 		return cfg
 	}
@@ -82,13 +97,17 @@ func (c *AuthConfig) serviceConfig(logger *zap.Logger) auth.Config {
 	cfg.RefreshTTL = time.Duration(c.RefreshTTL)
 	cfg.KeyRotation = time.Duration(c.KeyRotation)
 	cfg.RevocationPoll = time.Duration(c.RevocationPoll)
+	cfg.GuestRetention = time.Duration(c.GuestRetention)
+	cfg.RefreshTokenRetention = time.Duration(c.RefreshTokenRetention)
+	cfg.RetentionInterval = time.Duration(c.RetentionInterval)
 	if u := c.OIDC.jwksURL(); u != "" {
 		cfg.OIDC = &auth.OIDCConfig{
-			JWKSURL:    u,
-			Issuer:     c.OIDC.Issuer,
-			Audience:   c.OIDC.Audience,
-			Algorithms: c.OIDC.Algorithms,
-			Leeway:     time.Duration(c.OIDC.Leeway),
+			JWKSURL:          u,
+			Issuer:           c.OIDC.Issuer,
+			Audience:         c.OIDC.Audience,
+			AllowAnyAudience: c.OIDC.AllowAnyAudience,
+			Algorithms:       c.OIDC.Algorithms,
+			Leeway:           time.Duration(c.OIDC.Leeway),
 		}
 	}
 	return cfg

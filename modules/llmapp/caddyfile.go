@@ -203,12 +203,16 @@ func (a *App) unmarshalMore(d *caddyfile.Dispenser) error {
 //		refresh_ttl     <duration>
 //		key_rotation    <duration>
 //		revocation_poll <duration>
+//		guest_retention         <duration>
+//		refresh_token_retention <duration>
+//		retention_interval      <duration>
 //		oidc {
 //			jwks_url          <url>...
 //			keycloak_base_url <url>...
 //			keycloak_realm    <realm>
 //			issuer            <iss>...
 //			audience          <aud>...
+//			allow_any_audience
 //			algorithms        <alg>...
 //			leeway            <duration>
 //		}
@@ -233,6 +237,12 @@ func (c *AuthConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			c.KeyRotation, err = durationArg(d)
 		case "revocation_poll":
 			c.RevocationPoll, err = durationArg(d)
+		case "guest_retention":
+			c.GuestRetention, err = durationArg(d)
+		case "refresh_token_retention":
+			c.RefreshTokenRetention, err = durationArg(d)
+		case "retention_interval":
+			c.RetentionInterval, err = durationArg(d)
 		case "oidc":
 			if c.OIDC == nil {
 				c.OIDC = new(OIDCConfig)
@@ -265,6 +275,11 @@ func (o *OIDCConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			o.Issuer = firstNonEmptyArg(d)
 		case "audience":
 			o.Audience = firstNonEmptyArg(d)
+		case "allow_any_audience":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			o.AllowAnyAudience = true
 		case "algorithms":
 			o.Algorithms = nil
 			for d.NextArg() {
@@ -469,6 +484,7 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 //			header_from_env <header> <VARIABLE>
 //			timeout         <duration>
 //		}
+//		max_sessions_per_principal <n>
 //		server <name> <url> {
 //			header  <name> <value>
 //			allow   <tool>...
@@ -490,6 +506,10 @@ func (c *MCPConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			c.SessionTimeout, err = durationArg(d)
 		case "servers_from":
 			err = c.unmarshalServersFrom(d)
+		case "max_sessions_per_principal":
+			var n int32
+			n, err = int32Arg(d)
+			c.MaxSessionsPerPrincipal = int(n)
 		case "server":
 			args := d.RemainingArgs()
 			if len(args) != 2 {

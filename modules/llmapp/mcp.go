@@ -25,6 +25,10 @@ type MCPConfig struct {
 	JSONResponse bool `json:"json_response,omitempty"`
 	// SessionTimeout closes idle sessions (default 30m).
 	SessionTimeout caddy.Duration `json:"session_timeout,omitempty"`
+	// MaxSessionsPerPrincipal bounds the sessions one principal holds at
+	// once (default 16; negative: no bound). One more closes the
+	// principal's oldest session, whose client gets 404 and starts anew.
+	MaxSessionsPerPrincipal int `json:"max_sessions_per_principal,omitempty"`
 }
 
 // MCPServerConfig is one upstream MCP server.
@@ -53,6 +57,7 @@ func (a *App) provisionMCP(ctx caddy.Context, repl *caddy.Replacer) error {
 		cfg.Stateless = a.MCP.Stateless
 		cfg.JSONResponse = a.MCP.JSONResponse
 		cfg.SessionTimeout = time.Duration(a.MCP.SessionTimeout)
+		cfg.MaxSessionsPerPrincipal = a.MCP.MaxSessionsPerPrincipal
 		for _, s := range a.MCP.Servers {
 			headers := make(map[string]string, len(s.Headers))
 			for k, v := range s.Headers {

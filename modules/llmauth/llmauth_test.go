@@ -90,7 +90,7 @@ func TestWriteRefusal(t *testing.T) {
 	}{
 		{"no credentials", auth.MissingCredentials(), challengeMissing, 401, `Bearer realm="llm"`, "missing_credentials"},
 		{"bad credentials", apierr.New(401, "invalid_token", "the access token is invalid"), challengeInvalid, 401, `Bearer realm="llm", error="invalid_token"`, "invalid_token"},
-		{"store down: no challenge", apierr.New(503, "auth_unavailable", "retry"), challengeInvalid, 503, "", "auth_unavailable"},
+		{"store down: no challenge", apierr.New(503, "database_unavailable", "retry"), challengeInvalid, 503, "", "database_unavailable"},
 		{"unexpected error type", http.ErrNoCookie, challengeInvalid, 401, `Bearer realm="llm", error="invalid_token"`, "invalid_credentials"},
 	}
 	for _, tc := range tests {

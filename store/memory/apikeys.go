@@ -10,12 +10,23 @@ import (
 )
 
 // CreateAPIKey implements store.APIKeyStore.
-func (s *Store) CreateAPIKey(_ context.Context, k store.APIKey) (store.APIKey, error) {
+func (s *Store) CreateAPIKey(_ context.Context, k store.APIKey, maxActive int) (store.APIKey, error) {
 	const op = "creating API key"
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.requireUser(op, k.UserID); err != nil {
 		return store.APIKey{}, err
+	}
+	if maxActive > 0 {
+		active := 0
+		for _, rec := range s.apiKeysByUser[k.UserID] {
+			if rec.RevokedAt == nil {
+				active++
+			}
+		}
+		if active >= maxActive {
+			return store.APIKey{}, fmt.Errorf("%s: %w", op, store.ErrLimitReached)
+		}
 	}
 	if _, dup := s.apiKeyByHash[string(k.Hash)]; dup {
 		return store.APIKey{}, fmt.Errorf("%s: %w", op, store.ErrConflict)

@@ -16,20 +16,41 @@ func apiKeyDest(k *store.APIKey) []any {
 }
 
 // CreateAPIKey implements store.APIKeyStore.
-func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, error) {
+func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey, maxActive int) (store.APIKey, error) {
+	const op = "creating API key"
 	if k.PublicID == "" {
 		k.PublicID = store.NewPublicID(store.PrefixAPIKey)
 	}
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var got store.APIKey
-	err := s.pool.QueryRow(qctx, `
+	err := pgx.BeginFunc(qctx, s.pool, func(tx pgx.Tx) error {
+		if maxActive > 0 {
+			// The user's row lock serialises the creates of one user. The
+			// count is a statement of its own, taken after the lock: under
+			// READ COMMITTED a statement that waited for the lock still
+			// reads with the snapshot from before it waited.
+			if _, err := tx.Exec(qctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, k.UserID); err != nil {
+				return err
+			}
+			var active int
+			err := tx.QueryRow(qctx, `
+SELECT count(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`, k.UserID).Scan(&active)
+			if err != nil {
+				return err
+			}
+			if active >= maxActive {
+				return store.ErrLimitReached
+			}
+		}
+		return tx.QueryRow(qctx, `
 INSERT INTO api_keys AS k (public_id, user_id, name, prefix, suffix, hash, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING `+apiKeyColumns,
-		k.PublicID, k.UserID, k.Name, k.Prefix, k.Suffix, k.Hash, k.ExpiresAt).Scan(apiKeyDest(&got)...)
+			k.PublicID, k.UserID, k.Name, k.Prefix, k.Suffix, k.Hash, k.ExpiresAt).Scan(apiKeyDest(&got)...)
+	})
 	if err != nil {
-		return store.APIKey{}, s.mapErr(ctx, "creating API key", err)
+		return store.APIKey{}, s.mapErr(ctx, op, err)
 	}
 	return got, nil
 }

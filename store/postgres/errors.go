@@ -94,7 +94,7 @@ func isConnectionErr(err error) bool {
 
 var storeErrs = []error{
 	store.ErrNotFound, store.ErrConflict, store.ErrTokenReused,
-	store.ErrExpired, store.ErrUnavailable, store.ErrInvalidCursor,
+	store.ErrExpired, store.ErrUnavailable, store.ErrInvalidCursor, store.ErrLimitReached,
 }
 
 func isStoreErr(err error) bool {

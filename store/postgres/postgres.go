@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,11 +59,29 @@ type Store struct {
 	logger        *zap.Logger
 	closed        atomic.Bool
 	onUnavailable func()
+
+	// migrated is set once the schema is up to date; until then every
+	// operation fails with store.ErrUnavailable (errNotMigrated).
+	migrated atomic.Bool
+	// stopMigrating ends the background migration loop; migrating is done
+	// when it has returned.
+	stopMigrating context.CancelFunc
+	migrating     sync.WaitGroup
 }
 
-// Open connects to the database, checks that it answers, applies pending
-// migrations and returns the store. A database that cannot be reached is an
-// error matching store.ErrUnavailable.
+// errNotMigrated fails every operation while the schema is not migrated
+// yet: the database was unreachable at start, and its tables may be missing
+// or old.
+var errNotMigrated = fmt.Errorf("database schema not migrated yet: %w", store.ErrUnavailable)
+
+// Open returns the store on the database and applies pending migrations.
+//
+// A database that cannot be reached does not fail Open: in containers the
+// gateway and PostgreSQL start in any order. The store then answers every
+// operation (Ping included) with store.ErrUnavailable while it connects and
+// migrates in the background, retrying with backoff, and serves as soon as
+// the schema is up to date. Other failures (a malformed URL, a migration
+// that fails on a reachable database) are errors.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
@@ -89,6 +108,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		poolCfg.MinConns = poolCfg.MaxConns
 	}
 	poolCfg.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	var s *Store
+	poolCfg.PrepareConn = func(context.Context, *pgx.Conn) (bool, error) {
+		if !s.migrated.Load() {
+			return true, errNotMigrated
+		}
+		return true, nil
+	}
 	poolCfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
 		// Hand out timestamps in UTC, as the memory store does, whatever
 		// the process's local time zone.
@@ -100,24 +126,84 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil
 	}
 
+	s = &Store{queryTimeout: cfg.QueryTimeout, logger: cfg.Logger, onUnavailable: cfg.OnUnavailable}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating database pool: %w", err)
 	}
-	s := &Store{pool: pool, queryTimeout: cfg.QueryTimeout, logger: cfg.Logger, onUnavailable: cfg.OnUnavailable}
+	s.pool = pool
 
-	pingCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-	err = pool.Ping(pingCtx)
-	cancel()
-	if err != nil {
-		pool.Close()
-		return nil, s.mapErr(ctx, "connecting to database", err)
+	err = s.reachable(ctx, poolCfg.ConnConfig, cfg.ConnectTimeout)
+	if err == nil {
+		err = s.migrate(ctx, poolCfg.ConnConfig)
 	}
-	if err := s.migrate(ctx, poolCfg.ConnConfig); err != nil {
+	switch {
+	case err == nil:
+		s.migrated.Store(true)
+		s.stopMigrating = func() {}
+	case errors.Is(err, store.ErrUnavailable):
+		s.logger.Warn("database unreachable; starting without it and retrying in the background: its routes answer 503 until it connects", zap.Error(err))
+		bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopMigrating = cancel
+		s.migrating.Add(1)
+		go s.migrateWhenReachable(bg, poolCfg.ConnConfig, cfg.ConnectTimeout)
+	default:
 		pool.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// Backoff of the background connection attempts.
+const (
+	retryMin = 250 * time.Millisecond
+	retryMax = 10 * time.Second
+)
+
+// migrateWhenReachable retries connecting and migrating until it succeeds
+// or the store is closed. Replicas starting together all retry; goose's
+// advisory lock lets one of them migrate.
+func (s *Store) migrateWhenReachable(ctx context.Context, connCfg *pgx.ConnConfig, connectTimeout time.Duration) {
+	defer s.migrating.Done()
+	wait := retryMin
+	for attempt := 1; ; attempt++ {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		err := s.reachable(ctx, connCfg, connectTimeout)
+		if err == nil {
+			err = s.migrate(ctx, connCfg)
+		}
+		if err == nil {
+			s.migrated.Store(true)
+			s.logger.Info("database reachable and migrated; serving from PostgreSQL", zap.Int("attempts", attempt))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if attempt%10 == 0 { // the first failure was logged by Open
+			s.logger.Warn("database still unreachable; retrying", zap.Int("attempts", attempt), zap.Error(err))
+		}
+		wait = min(wait*2, retryMax)
+	}
+}
+
+// reachable checks that the database answers, on a connection of its own
+// (the pool hands out none before the schema is migrated).
+func (s *Store) reachable(ctx context.Context, connCfg *pgx.ConnConfig, timeout time.Duration) error {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(cctx, connCfg.Copy())
+	if err != nil {
+		return s.mapErr(ctx, "connecting to database", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return s.mapErr(ctx, "connecting to database", conn.Ping(cctx))
 }
 
 // Kind implements store.Store.
@@ -134,6 +220,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // returned to the pool.
 func (s *Store) Close() error {
 	if s.closed.CompareAndSwap(false, true) {
+		s.stopMigrating()
+		s.migrating.Wait()
 		s.pool.Close()
 	}
 	return nil

@@ -2,8 +2,11 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +16,7 @@ import (
 func testAPIKeys(t *testing.T, s store.Store) {
 	create := func(t *testing.T, u store.User, name string) store.APIKey {
 		t.Helper()
-		k, err := s.CreateAPIKey(t.Context(), store.APIKey{UserID: u.ID, Name: name, Prefix: "sk_ab", Suffix: "yz", Hash: hash("key")})
+		k, err := s.CreateAPIKey(t.Context(), store.APIKey{UserID: u.ID, Name: name, Prefix: "sk_ab", Suffix: "yz", Hash: hash("key")}, 0)
 		must(t, "CreateAPIKey", err)
 		return k
 	}
@@ -22,7 +25,7 @@ func testAPIKeys(t *testing.T, s store.Store) {
 		u := newUser(t, s)
 		expires := now().Add(24 * time.Hour)
 		in := store.APIKey{UserID: u.ID, Name: "ci", Prefix: "sk_abc", Suffix: "xyz", Hash: hash("key"), ExpiresAt: &expires}
-		k, err := s.CreateAPIKey(t.Context(), in)
+		k, err := s.CreateAPIKey(t.Context(), in, 0)
 		must(t, "CreateAPIKey", err)
 		if k.ID == 0 || !strings.HasPrefix(k.PublicID, store.PrefixAPIKey+"_") || k.CreatedAt.IsZero() {
 			t.Errorf("created key %+v: want ID, PublicID key_… and CreatedAt set", k)
@@ -36,13 +39,51 @@ func testAPIKeys(t *testing.T, s store.Store) {
 	t.Run("create with a duplicate hash", func(t *testing.T) {
 		u := newUser(t, s)
 		k := create(t, u, "a")
-		_, err := s.CreateAPIKey(t.Context(), store.APIKey{UserID: u.ID, Name: "b", Hash: k.Hash})
+		_, err := s.CreateAPIKey(t.Context(), store.APIKey{UserID: u.ID, Name: "b", Hash: k.Hash}, 0)
 		wantErr(t, "CreateAPIKey(duplicate hash)", err, store.ErrConflict)
 	})
 
 	t.Run("create for an unknown user", func(t *testing.T) {
-		_, err := s.CreateAPIKey(t.Context(), store.APIKey{UserID: 987654321, Name: "x", Hash: hash("key")})
+		_, err := s.CreateAPIKey(t.Context(), store.APIKey{UserID: 987654321, Name: "x", Hash: hash("key")}, 0)
 		wantErr(t, "CreateAPIKey(unknown user)", err, store.ErrNotFound)
+	})
+
+	t.Run("create within a cap, concurrently", func(t *testing.T) {
+		const limit, tries = 5, 20
+		u := newUser(t, s)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created, refused := 0, 0
+		for i := range tries {
+			wg.Go(func() {
+				_, err := s.CreateAPIKey(t.Context(), store.APIKey{UserID: u.ID, Name: "k", Hash: hash(fmt.Sprint("capped-", i))}, limit)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					created++
+				case errors.Is(err, store.ErrLimitReached):
+					refused++
+				default:
+					t.Errorf("CreateAPIKey within a cap: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if created != limit || refused != tries-limit {
+			t.Errorf("%d concurrent creates with a cap of %d: %d created, %d refused; want %d and %d", tries, limit, created, refused, limit, tries-limit)
+		}
+		keys, err := s.ListAPIKeys(t.Context(), u.ID)
+		must(t, "ListAPIKeys", err)
+		if len(keys) != limit {
+			t.Errorf("the user has %d keys after creates capped at %d", len(keys), limit)
+		}
+		// A revoked key frees its place.
+		must(t, "RevokeAPIKey", s.RevokeAPIKey(t.Context(), u.ID, keys[0].PublicID, now()))
+		_, err = s.CreateAPIKey(t.Context(), store.APIKey{UserID: u.ID, Name: "k", Hash: hash("capped-after-revoke")}, limit)
+		must(t, "CreateAPIKey after a revoke", err)
+		_, err = s.CreateAPIKey(t.Context(), store.APIKey{UserID: u.ID, Name: "k", Hash: hash("capped-over")}, limit)
+		wantErr(t, "CreateAPIKey over the cap", err, store.ErrLimitReached)
 	})
 
 	t.Run("list newest first without revoked keys", func(t *testing.T) {

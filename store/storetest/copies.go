@@ -43,7 +43,7 @@ func testCopies(t *testing.T, s store.Store) {
 	t.Run("API key hash", func(t *testing.T) {
 		h := hash("key")
 		in := bytes.Clone(h)
-		k, err := s.CreateAPIKey(t.Context(), store.APIKey{UserID: u.ID, Name: "k", Hash: in})
+		k, err := s.CreateAPIKey(t.Context(), store.APIKey{UserID: u.ID, Name: "k", Hash: in}, 0)
 		must(t, "CreateAPIKey", err)
 		in[0] ^= 0xff
 		k.Hash[1] ^= 0xff

@@ -15,7 +15,7 @@ func testIsolation(t *testing.T, s store.Store) {
 	conv, items, err := s.CreateConversation(t.Context(), store.Conversation{UserID: a.ID, ProjectPublicID: proj.PublicID, Title: "Mine"},
 		[]store.Item{message("user", "private")})
 	must(t, "CreateConversation", err)
-	key, err := s.CreateAPIKey(t.Context(), store.APIKey{UserID: a.ID, Name: "k", Hash: hash("key")})
+	key, err := s.CreateAPIKey(t.Context(), store.APIKey{UserID: a.ID, Name: "k", Hash: hash("key")}, 0)
 	must(t, "CreateAPIKey", err)
 	bConv, _ := newConversation(t, s, b)
 	_, err = s.UpdateSettings(t.Context(), a.ID, store.UserSettings{}, func(us *store.UserSettings) error {

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Copies", testCopies},
 		{"MergeGuest", testMergeGuest},
 		{"DeletedCursor", testDeletedCursor},
+		{"Retention", testRetention},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
