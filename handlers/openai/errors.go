@@ -54,8 +54,3 @@ func ErrUnknownModel(model string) *apierr.Error {
 func ErrOutputLimit(param string, max int) *apierr.Error {
 	return apierr.Invalid(param, CodeInvalidValue, fmt.Sprintf("%s must be between 1 and %d for this model", param, max))
 }
-
-// ErrRequestTooLarge is the 413 for a body above the configured limit.
-func ErrRequestTooLarge(limit int64) *apierr.Error {
-	return apierr.New(413, CodeRequestTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit))
-}

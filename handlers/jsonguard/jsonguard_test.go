@@ -1,0 +1,64 @@
+package jsonguard
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestScan(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	tests := []struct {
+		name      string
+		doc       string
+		tooDeep   bool
+		nul       bool
+		nulMember string
+	}{
+		{name: "flat object", doc: `{"a":1,"b":"x"}`},
+		{name: "at the limit", doc: deep(MaxDepth)},
+		{name: "one past the limit", doc: deep(MaxDepth + 1), tooDeep: true},
+		{name: "unbalanced opening only", doc: strings.Repeat("[", 6<<20), tooDeep: true},
+		{name: "mixed nesting past the limit", doc: strings.Repeat(`{"a":[`, MaxDepth/2+1), tooDeep: true},
+		{name: "brackets inside strings do not count", doc: `{"a":"` + strings.Repeat("[", 1000) + `"}`},
+		{name: "escaped quote keeps the string open", doc: `{"a":"\"[[[[[[` + strings.Repeat("[", 100) + `"}`},
+		{name: "nul in a value", doc: `{"title":"a\u0000b"}`, nul: true, nulMember: "title"},
+		{name: "nul nested", doc: `{"x":1,"items":[{"content":"\u0000"}]}`, nul: true, nulMember: "items"},
+		{name: "nul in a key", doc: `{"metadata":{"k\u0000":"v"}}`, nul: true, nulMember: "metadata"},
+		{name: "nul in a top-level key", doc: `{"a\u0000":1}`, nul: true, nulMember: "a\\u0000"},
+		{name: "escaped backslash is no nul", doc: `{"a":"\\u0000"}`},
+		{name: "other escapes are no nul", doc: `{"a":"\u0001\u00000"}`, nul: true, nulMember: "a"},
+		{name: "nul in a top-level array", doc: `["\u0000"]`, nul: true},
+		{name: "unterminated string", doc: `{"a":"\u00`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Scan([]byte(tt.doc), MaxDepth)
+			if got.TooDeep != tt.tooDeep || got.NUL != tt.nul || got.NULMember != tt.nulMember {
+				t.Fatalf("Scan = %+v, want TooDeep %v NUL %v NULMember %q", got, tt.tooDeep, tt.nul, tt.nulMember)
+			}
+		})
+	}
+}
+
+func TestCheckStored(t *testing.T) {
+	if e := CheckStored([]byte(strings.Repeat("[", 100))); e == nil || e.Status != 400 || e.Code != "invalid_json" {
+		t.Fatalf("deep body: %+v, want 400 invalid_json", e)
+	}
+	if e := CheckStored([]byte(`{"title":"\u0000"}`)); e == nil || e.Status != 400 || e.Code != "invalid_value" || e.Param != "title" {
+		t.Fatalf("nul: %+v, want 400 invalid_value naming title", e)
+	}
+	if e := Check([]byte(`{"title":"\u0000"}`)); e != nil {
+		t.Fatalf("Check refuses a nul: %+v", e)
+	}
+	if e := CheckStored([]byte(`{"title":"ok"}`)); e != nil {
+		t.Fatalf("plain body refused: %+v", e)
+	}
+}
+
+// The scan of a hostile body must not allocate per byte.
+func TestScanAllocations(t *testing.T) {
+	body := []byte(strings.Repeat(`{"a":"\u0000",`, 1000))
+	if n := testing.AllocsPerRun(10, func() { Scan(body, MaxDepth) }); n > 1 {
+		t.Fatalf("Scan allocates %v times", n)
+	}
+}
