@@ -34,6 +34,11 @@ var (
 	// ErrInvalidCursor means a pagination cursor does not name a record of
 	// the listing.
 	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrInvalidValue means the database refused a value the caller gave
+	// (a NUL character in a string, a number out of range, a broken
+	// constraint): the input is at fault, not the store. Handlers answer
+	// 400.
+	ErrInvalidValue = errors.New("invalid value")
 )
 
 // Store is everything the gateway persists.
@@ -191,6 +196,41 @@ type ListOptions struct {
 	After string
 	// Order is OrderAsc or OrderDesc; empty means OrderDesc.
 	Order string
+	// MaxBytes bounds what one page weighs: the page ends after the record
+	// whose Size brings the page's total to MaxBytes or more (so a page
+	// always holds at least one record), and HasMore tells the client to
+	// ask for the rest. Zero or less means no bound.
+	MaxBytes int
+}
+
+// recordOverhead approximates what a record weighs beside its strings (ids,
+// timestamps, flags), so that a page of many small records is bounded too.
+const recordOverhead = 64
+
+// Size returns the bytes of the conversation's stored strings, for
+// ListOptions.MaxBytes.
+func (c *Conversation) Size() int {
+	n := recordOverhead + len(c.Title) + len(c.ProjectPublicID)
+	for k, v := range c.Metadata {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// Size returns the bytes of the project's stored strings, for
+// ListOptions.MaxBytes.
+func (p *Project) Size() int {
+	return recordOverhead + len(p.Name) + len(p.Instruction)
+}
+
+// Size returns the bytes of the item's stored strings, for
+// ListOptions.MaxBytes.
+func (it *Item) Size() int {
+	n := recordOverhead + len(it.Role) + len(it.Status)
+	for _, p := range it.Content {
+		n += len(p.Type) + len(p.Text) + len(p.ImageURL)
+	}
+	return n
 }
 
 // Page is one page of a listing.

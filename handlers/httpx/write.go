@@ -49,7 +49,8 @@ func RequirePrincipal(w http.ResponseWriter, r *http.Request) *principal.Princip
 
 // StoreError returns the API error for an error of the store: ErrNotFound is
 // a 404 for the resource ("conversation", "project", …), ErrConflict a 409,
-// ErrInvalidCursor a 400 naming "after", ErrUnavailable a 503
+// ErrInvalidCursor a 400 naming "after", ErrInvalidValue a 400
+// "invalid_value", ErrUnavailable a 503
 // "database_unavailable". An *apierr.Error is returned as it is. Anything
 // else is nil: the caller logs it and answers 500 (see WriteError).
 func StoreError(err error, resource string) *apierr.Error {
@@ -63,6 +64,8 @@ func StoreError(err error, resource string) *apierr.Error {
 		return apierr.New(http.StatusConflict, "conflict", "the "+resource+" conflicts with an existing one")
 	case errors.Is(err, store.ErrInvalidCursor):
 		return apierr.Invalid("after", "invalid_cursor", "after does not name an entry of this list")
+	case errors.Is(err, store.ErrInvalidValue):
+		return apierr.New(http.StatusBadRequest, "invalid_value", "the request holds a value the database cannot take (such as a NUL character)")
 	case errors.Is(err, store.ErrUnavailable):
 		return apierr.New(http.StatusServiceUnavailable, "database_unavailable", "the database is unavailable, try again later")
 	}

@@ -91,7 +91,7 @@ func (s *Store) ListConversations(_ context.Context, userID int64, opts store.Li
 		}
 		after = c.rec.ID
 	}
-	p, err := page(all, conversationID, opts, after, opts.After != "", s.conversationRecord)
+	p, err := page(all, conversationID, opts, after, opts.After != "", s.conversationRecord, (*store.Conversation).Size)
 	if err != nil {
 		return store.Page[store.Conversation]{}, 0, err
 	}

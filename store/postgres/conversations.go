@@ -124,7 +124,7 @@ func (s *Store) ListConversations(ctx context.Context, userID int64, opts store.
 	if err != nil {
 		return store.Page[store.Conversation]{}, 0, s.mapErr(ctx, op, err)
 	}
-	convs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Conversation, error) { return scanConversation(row) })
+	page, err := collectPage(rows, opts, scanConversation, (*store.Conversation).Size)
 	if err != nil {
 		return store.Page[store.Conversation]{}, 0, s.mapErr(ctx, op, err)
 	}
@@ -132,7 +132,7 @@ func (s *Store) ListConversations(ctx context.Context, userID int64, opts store.
 	if err := s.pool.QueryRow(qctx, `SELECT count(*) FROM conversations WHERE user_id = $1`, userID).Scan(&total); err != nil {
 		return store.Page[store.Conversation]{}, 0, s.mapErr(ctx, op, err)
 	}
-	return toPage(convs, opts), total, nil
+	return page, total, nil
 }
 
 // UpdateConversation implements store.ConversationStore.
