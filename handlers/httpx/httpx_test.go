@@ -21,11 +21,11 @@ func TestParseListOptions(t *testing.T) {
 		want      store.ListOptions
 		wantParam string // "" when the query is valid
 	}{
-		{"", store.ListOptions{Limit: 20, Order: "desc"}, ""},
-		{"limit=1&order=asc&after=conv_1", store.ListOptions{Limit: 1, Order: "asc", After: "conv_1"}, ""},
-		{"limit=100&order=desc", store.ListOptions{Limit: 100, Order: "desc"}, ""},
-		{"cursor=proj_2", store.ListOptions{Limit: 20, Order: "desc", After: "proj_2"}, ""},
-		{"after=a&cursor=b", store.ListOptions{Limit: 20, Order: "desc", After: "a"}, ""},
+		{"", store.ListOptions{Limit: 20, Order: "desc", MaxBytes: MaxPageBytes}, ""},
+		{"limit=1&order=asc&after=conv_1", store.ListOptions{Limit: 1, Order: "asc", MaxBytes: MaxPageBytes, After: "conv_1"}, ""},
+		{"limit=100&order=desc", store.ListOptions{Limit: 100, Order: "desc", MaxBytes: MaxPageBytes}, ""},
+		{"cursor=proj_2", store.ListOptions{Limit: 20, Order: "desc", MaxBytes: MaxPageBytes, After: "proj_2"}, ""},
+		{"after=a&cursor=b", store.ListOptions{Limit: 20, Order: "desc", MaxBytes: MaxPageBytes, After: "a"}, ""},
 		{"limit=0", store.ListOptions{}, "limit"},
 		{"limit=101", store.ListOptions{}, "limit"},
 		{"limit=-3", store.ListOptions{}, "limit"},
