@@ -207,28 +207,45 @@ type ListOptions struct {
 // timestamps, flags), so that a page of many small records is bounded too.
 const recordOverhead = 64
 
-// Size returns the bytes of the conversation's stored strings, for
-// ListOptions.MaxBytes.
-func (c *Conversation) Size() int {
-	n := recordOverhead + len(c.Title) + len(c.ProjectPublicID)
-	for k, v := range c.Metadata {
-		n += len(k) + len(v)
+// jsonSize returns the bytes s takes written as a JSON string: a control
+// character is escaped to six bytes ("\u0001"), a quote or backslash to
+// two. Pages are weighed this way because that is what they cost once
+// answered: a text of control characters weighs six times its length.
+func jsonSize(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20:
+			n += 5
+		case c == '"' || c == '\\':
+			n++
+		}
 	}
 	return n
 }
 
-// Size returns the bytes of the project's stored strings, for
+// Size returns what the conversation's stored strings weigh in JSON, for
 // ListOptions.MaxBytes.
-func (p *Project) Size() int {
-	return recordOverhead + len(p.Name) + len(p.Instruction)
+func (c *Conversation) Size() int {
+	n := recordOverhead + jsonSize(c.Title) + len(c.ProjectPublicID)
+	for k, v := range c.Metadata {
+		n += jsonSize(k) + jsonSize(v)
+	}
+	return n
 }
 
-// Size returns the bytes of the item's stored strings, for
+// Size returns what the project's stored strings weigh in JSON, for
+// ListOptions.MaxBytes.
+func (p *Project) Size() int {
+	return recordOverhead + jsonSize(p.Name) + jsonSize(p.Instruction)
+}
+
+// Size returns what the item's stored strings weigh in JSON, for
 // ListOptions.MaxBytes.
 func (it *Item) Size() int {
 	n := recordOverhead + len(it.Role) + len(it.Status)
 	for _, p := range it.Content {
-		n += len(p.Type) + len(p.Text) + len(p.ImageURL)
+		n += len(p.Type) + jsonSize(p.Text) + jsonSize(p.ImageURL)
 	}
 	return n
 }

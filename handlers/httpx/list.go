@@ -12,10 +12,10 @@ import (
 const (
 	DefaultLimit = 20
 	MaxLimit     = 100
-	// MaxPageBytes bounds the stored text one page of a listing carries
-	// (store.ListOptions.MaxBytes): a page of large records ends early,
-	// with has_more set, however large limit is. A single record larger
-	// than this still makes a page of its own.
+	// MaxPageBytes bounds the stored text one page of a listing carries,
+	// weighed as JSON (store.ListOptions.MaxBytes): a page of large
+	// records ends early, with has_more set, however large limit is. A
+	// single record larger than this still makes a page of its own.
 	MaxPageBytes = 1 << 20
 )
 
