@@ -162,7 +162,7 @@ func TestHostileDeepNesting(t *testing.T) {
 	}
 	convID, _ := conv.JSON(t)["id"].(string)
 
-	huge := strings.Repeat("[", 6<<20)  // the report's crash: 6 MB of "["
+	huge := strings.Repeat("[", 6<<20)    // the report's crash: 6 MB of "["
 	small := strings.Repeat("[", 600<<10) // within the 1 MB bodies of settings and projects
 	// Valid JSON, nested too deeply inside an otherwise plausible request.
 	validDeep := func(prefix string) string {
