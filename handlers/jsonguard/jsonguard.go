@@ -10,6 +10,7 @@
 package jsonguard
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 
@@ -71,17 +72,8 @@ func Scan(b []byte, maxDepth int) Report {
 			depth--
 		case '"':
 			start := i + 1
-			nul := false
-			i++
-			for i < len(b) && b[i] != '"' {
-				if b[i] == '\\' && i+1 < len(b) {
-					if b[i+1] == 'u' && i+5 < len(b) && b[i+2] == '0' && b[i+3] == '0' && b[i+4] == '0' && b[i+5] == '0' {
-						nul = true
-					}
-					i++ // skip the escaped character
-				}
-				i++
-			}
+			var nul bool
+			i, nul = stringEnd(b, start)
 			isKey := depth == 1 && topObject && nextNonSpace(b, i+1) == ':'
 			if isKey {
 				keyStart, keyEnd = start, min(i, len(b))
@@ -95,6 +87,29 @@ func Scan(b []byte, maxDepth int) Report {
 		}
 	}
 	return rep
+}
+
+// stringEnd returns the index of the quote that closes the string whose
+// content starts at i (len(b) when it is not closed), and whether the string
+// holds an escaped NUL. It jumps from quote to quote (bytes.IndexByte is
+// vectorised), looking at backslashes only where there are some.
+func stringEnd(b []byte, i int) (end int, nul bool) {
+	for i < len(b) {
+		end := len(b) // an unclosed string ends with the document
+		if q := bytes.IndexByte(b[i:], '"'); q >= 0 {
+			end = i + q
+		}
+		bs := bytes.IndexByte(b[i:end], '\\')
+		if bs < 0 {
+			return end, nul
+		}
+		k := i + bs // an escape: skip it, whatever it escapes
+		if k+5 < len(b) && b[k+1] == 'u' && b[k+2] == '0' && b[k+3] == '0' && b[k+4] == '0' && b[k+5] == '0' {
+			nul = true
+		}
+		i = k + 2
+	}
+	return len(b), nul
 }
 
 // nextNonSpace returns the first byte at or after i that is not JSON

@@ -29,6 +29,9 @@ func TestScan(t *testing.T) {
 		{name: "other escapes are no nul", doc: `{"a":"\u0001\u00000"}`, nul: true, nulMember: "a"},
 		{name: "nul in a top-level array", doc: `["\u0000"]`, nul: true},
 		{name: "unterminated string", doc: `{"a":"\u00`},
+		{name: "escaped backslash before the quote", doc: `{"a":"x\\","b":"\u0000"}`, nul: true, nulMember: "b"},
+		{name: "escaped quote", doc: `{"a":"\"[[","b":1}`},
+		{name: "backslash at the end", doc: `{"a":"\`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,4 +64,52 @@ func TestScanAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(10, func() { Scan(body, MaxDepth) }); n > 1 {
 		t.Fatalf("Scan allocates %v times", n)
 	}
+}
+
+func BenchmarkScanChatBody(b *testing.B) {
+	body := []byte(`{"model":"jan-v1-4b","messages":[` + strings.Repeat(`{"role":"user","content":"`+strings.Repeat("lorem ipsum dolor sit amet ", 40)+`"},`, 100) + `{"role":"user","content":"hi"}]}`)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		Scan(body, MaxDepth)
+	}
+}
+
+// naiveScan is Scan written byte by byte, the reference FuzzScan compares
+// the fast string skipping with.
+func naiveScan(b []byte, maxDepth int) (tooDeep, nul bool) {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '{', '[':
+			depth++
+			if depth > maxDepth {
+				return true, nul
+			}
+		case '}', ']':
+			depth--
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' && i+1 < len(b) {
+					if i+5 < len(b) && string(b[i+1:i+6]) == "u0000" {
+						nul = true
+					}
+					i++
+				}
+			}
+		}
+	}
+	return false, nul
+}
+
+func FuzzScan(f *testing.F) {
+	for _, seed := range []string{`{"a":"\u0000"}`, `{"a":"\\u0000"}`, `[[["\"]"]]]`, `{"a":"x\`, `{"k\u0000":[1,{"b":"\\"}]}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := Scan(b, 8)
+		tooDeep, nul := naiveScan(b, 8)
+		if got.TooDeep != tooDeep || (!tooDeep && got.NUL != nul) {
+			t.Fatalf("Scan(%q) = %+v, naive: tooDeep %v nul %v", b, got, tooDeep, nul)
+		}
+	})
 }
