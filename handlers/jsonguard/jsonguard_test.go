@@ -32,6 +32,8 @@ func TestScan(t *testing.T) {
 		{name: "escaped backslash before the quote", doc: `{"a":"x\\","b":"\u0000"}`, nul: true, nulMember: "b"},
 		{name: "escaped quote", doc: `{"a":"\"[[","b":1}`},
 		{name: "backslash at the end", doc: `{"a":"\`},
+		// One pass, not one per escape: 3 MB of escapes once took minutes.
+		{name: "a long string of escapes", doc: `{"a":"` + strings.Repeat(`\u0001`, 512<<10) + `","b":"\u0000"}`, nul: true, nulMember: "b"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
