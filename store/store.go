@@ -38,6 +38,11 @@ var (
 	// ErrLimitReached means a record was not created because its owner
 	// already has as many as allowed.
 	ErrLimitReached = errors.New("limit reached")
+	// ErrInvalidValue means the database refused a value the caller gave
+	// (a NUL character in a string, a number out of range, a broken
+	// constraint): the input is at fault, not the store. Handlers answer
+	// 400.
+	ErrInvalidValue = errors.New("invalid value")
 )
 
 // Store is everything the gateway persists.
@@ -243,6 +248,58 @@ type ListOptions struct {
 	After string
 	// Order is OrderAsc or OrderDesc; empty means OrderDesc.
 	Order string
+	// MaxBytes bounds what one page weighs: the page ends after the record
+	// whose Size brings the page's total to MaxBytes or more (so a page
+	// always holds at least one record), and HasMore tells the client to
+	// ask for the rest. Zero or less means no bound.
+	MaxBytes int
+}
+
+// recordOverhead approximates what a record weighs beside its strings (ids,
+// timestamps, flags), so that a page of many small records is bounded too.
+const recordOverhead = 64
+
+// jsonSize returns the bytes s takes written as a JSON string: a control
+// character is escaped to six bytes ("\u0001"), a quote or backslash to
+// two. Pages are weighed this way because that is what they cost once
+// answered: a text of control characters weighs six times its length.
+func jsonSize(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20:
+			n += 5
+		case c == '"' || c == '\\':
+			n++
+		}
+	}
+	return n
+}
+
+// Size returns what the conversation's stored strings weigh in JSON, for
+// ListOptions.MaxBytes.
+func (c *Conversation) Size() int {
+	n := recordOverhead + jsonSize(c.Title) + len(c.ProjectPublicID)
+	for k, v := range c.Metadata {
+		n += jsonSize(k) + jsonSize(v)
+	}
+	return n
+}
+
+// Size returns what the project's stored strings weigh in JSON, for
+// ListOptions.MaxBytes.
+func (p *Project) Size() int {
+	return recordOverhead + jsonSize(p.Name) + jsonSize(p.Instruction)
+}
+
+// Size returns what the item's stored strings weigh in JSON, for
+// ListOptions.MaxBytes.
+func (it *Item) Size() int {
+	n := recordOverhead + len(it.Role) + len(it.Status)
+	for _, p := range it.Content {
+		n += len(p.Type) + jsonSize(p.Text) + jsonSize(p.ImageURL)
+	}
+	return n
 }
 
 // TombstoneRetention is how long a deleted record's place in its listing

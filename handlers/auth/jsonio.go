@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/jsonguard"
 )
 
 // maxBodySize caps the request bodies of the authentication API; none of
@@ -37,7 +38,8 @@ func noStore(w http.ResponseWriter) {
 }
 
 // decodeOptionalJSON decodes the request body into v. An empty body leaves v
-// as it is and reports false.
+// as it is and reports false. A body nesting deeper than jsonguard.MaxDepth
+// or holding a NUL character (API key names are stored) is a 400.
 func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) (bool, *apierr.Error) {
 	if r.Body == nil {
 		return false, nil
@@ -51,6 +53,9 @@ func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) (bool, *a
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return false, nil
+	}
+	if aerr := jsonguard.CheckStored(body); aerr != nil {
+		return false, aerr
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return false, apierr.Invalid("", "invalid_json", "the request body is not valid JSON for this endpoint")

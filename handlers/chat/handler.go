@@ -5,7 +5,6 @@ package chat
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/openai"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/handlers/provider"
@@ -171,33 +171,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serveCompletion(w, r, req, o, turn)
 }
 
-// readBody reads the request body within MaxBodyBytes.
+// readBody reads the request body within MaxBodyBytes (see httpx.ReadBody:
+// memory is reserved as bytes arrive, never from Content-Length).
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apierr.Error) {
 	limit := h.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
-	if r.ContentLength > limit {
-		return nil, openai.ErrRequestTooLarge(limit)
-	}
-	rd := http.MaxBytesReader(w, r.Body, limit)
-	var (
-		body []byte
-		err  error
-	)
-	if r.ContentLength > 0 {
-		body = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(rd, body)
-	} else {
-		body, err = io.ReadAll(rd)
-	}
-	if err != nil {
-		if tripped, ok := apierr.BodyLimit(err); ok {
-			return nil, openai.ErrRequestTooLarge(tripped)
-		}
-		return nil, apierr.New(http.StatusBadRequest, openai.CodeInvalidJSON, "the request body could not be read")
-	}
-	return body, nil
+	return httpx.ReadBody(w, r, limit)
 }
 
 // serveCompletion answers a request without stream. A turn's reply is

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
@@ -66,7 +65,11 @@ func (h *Handler) createConversation(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, aerr)
 		return
 	}
-	if aerr := validateMetadata(req.Metadata); aerr != nil {
+	title, aerr := validTitle(req.Title, "title")
+	if aerr == nil {
+		aerr = validateMetadata(req.Metadata)
+	}
+	if aerr != nil {
 		apierr.Write(w, aerr)
 		return
 	}
@@ -77,7 +80,7 @@ func (h *Handler) createConversation(w http.ResponseWriter, r *http.Request) {
 	}
 	conv, _, err := h.Store.CreateConversation(r.Context(), store.Conversation{
 		UserID:          p.UserID,
-		Title:           strings.TrimSpace(req.Title),
+		Title:           title,
 		ProjectPublicID: req.ProjectID,
 		Metadata:        req.Metadata,
 	}, items)
@@ -127,7 +130,10 @@ var jsonNull = []byte("null")
 func (req *updateConversationRequest) patch() (store.ConversationPatch, *apierr.Error) {
 	var patch store.ConversationPatch
 	if req.Title != nil {
-		title := strings.TrimSpace(*req.Title)
+		title, aerr := validTitle(*req.Title, "title")
+		if aerr != nil {
+			return patch, aerr
+		}
 		patch.Title = &title
 	}
 	patch.Archived = req.Archived

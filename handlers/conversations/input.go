@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
@@ -27,6 +28,46 @@ const (
 	maxMetadataKey     = 64
 	maxMetadataValue   = 512
 )
+
+// Limits of what one conversation stores, so that no request can make a
+// record (and so a listing, or a prompt built from it) arbitrarily large.
+const (
+	// MaxTitleLength is the longest conversation title, in characters.
+	// Titles made from a first message are 60 at most.
+	MaxTitleLength = 256
+	// MaxItemContentBytes bounds the content of one item: the bytes of its
+	// texts and image URLs together. It fits a long pasted document; inline
+	// images are not stored (see handlers/turns).
+	MaxItemContentBytes = 512 << 10
+)
+
+// validTitle trims a title and checks its length; param names it.
+func validTitle(title, param string) (string, *apierr.Error) {
+	title = strings.TrimSpace(title)
+	if utf8.RuneCountInString(title) > MaxTitleLength {
+		return "", apierr.Invalid(param, "invalid_value",
+			"title can be at most "+strconv.Itoa(MaxTitleLength)+" characters long")
+	}
+	return title, nil
+}
+
+// ValidateStoredContent checks the content of an item about to be stored:
+// at most MaxItemContentBytes, and no NUL character (which PostgreSQL
+// cannot store). param names the content in errors.
+func ValidateStoredContent(parts []store.ContentPart, param string) *apierr.Error {
+	n := 0
+	for _, p := range parts {
+		n += len(p.Text) + len(p.ImageURL)
+		if strings.IndexByte(p.Text, 0) >= 0 || strings.IndexByte(p.ImageURL, 0) >= 0 {
+			return apierr.Invalid(param, "invalid_value", "content cannot contain the NUL character (\\u0000)")
+		}
+	}
+	if n > MaxItemContentBytes {
+		return apierr.Invalid(param, "invalid_value",
+			"content can be at most "+strconv.Itoa(MaxItemContentBytes)+" bytes long")
+	}
+	return nil
+}
 
 // itemInput is one item of a request, in the shape of OpenAI's input message
 // (the "easy" form with string content included).
@@ -99,6 +140,9 @@ func (in *itemInput) storeItem(param string) (store.Item, *apierr.Error) {
 			"status must be one of 'completed', 'incomplete', 'in_progress'")
 	}
 	content, aerr := storeContent(in.Content, in.Role, join(param, "content"))
+	if aerr == nil {
+		aerr = ValidateStoredContent(content, join(param, "content"))
+	}
 	if aerr != nil {
 		return store.Item{}, aerr
 	}

@@ -181,6 +181,10 @@ func testCreateValidation(t *testing.T, s *httpxtest.Server) {
 		{"metadata key too long", map[string]any{"metadata": map[string]string{longKey: "v"}}, 400, "invalid_value", "metadata"},
 		{"metadata value too long", map[string]any{"metadata": map[string]string{"k": strings.Repeat("v", 513)}}, 400, "invalid_value", "metadata.k"},
 		{"unknown project", map[string]any{"project_id": "proj_nope"}, 404, "not_found", "project_id"},
+		{"title too long", map[string]any{"title": strings.Repeat("é", MaxTitleLength+1)}, 400, "invalid_value", "title"},
+		{"NUL in the title", `{"title":"a\u0000"}`, 400, "invalid_value", "title"},
+		{"NUL in an item", `{"items":[{"role":"user","content":"\u0000"}]}`, 400, "invalid_value", "items"},
+		{"nesting too deep", `{"metadata":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, 400, "invalid_json", ""},
 		{"body too large", map[string]any{"title": strings.Repeat("x", 65<<10)}, 413, "request_too_large", ""},
 	}
 	for _, tt := range tests {
@@ -427,6 +431,7 @@ func testItemsValidation(t *testing.T, s *httpxtest.Server) {
 		{"role not a string", map[string]any{"items": []any{map[string]any{"role": 1, "content": "x"}}}, 400, "invalid_type", "items.role"},
 		{"malformed JSON", `{"items":[`, 400, "invalid_json", ""},
 		{"array body", `[]`, 400, "invalid_json", ""},
+		{"NUL in a bare item", `{"role":"user","content":[{"type":"input_text","text":"\u0000"}]}`, 400, "invalid_value", "content"},
 		{"body too large", map[string]any{"role": "user", "content": strings.Repeat("x", 65<<10)}, 413, "request_too_large", ""},
 	}
 	for _, tt := range tests {

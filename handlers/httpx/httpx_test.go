@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -21,11 +22,11 @@ func TestParseListOptions(t *testing.T) {
 		want      store.ListOptions
 		wantParam string // "" when the query is valid
 	}{
-		{"", store.ListOptions{Limit: 20, Order: "desc"}, ""},
-		{"limit=1&order=asc&after=conv_1", store.ListOptions{Limit: 1, Order: "asc", After: "conv_1"}, ""},
-		{"limit=100&order=desc", store.ListOptions{Limit: 100, Order: "desc"}, ""},
-		{"cursor=proj_2", store.ListOptions{Limit: 20, Order: "desc", After: "proj_2"}, ""},
-		{"after=a&cursor=b", store.ListOptions{Limit: 20, Order: "desc", After: "a"}, ""},
+		{"", store.ListOptions{Limit: 20, Order: "desc", MaxBytes: MaxPageBytes}, ""},
+		{"limit=1&order=asc&after=conv_1", store.ListOptions{Limit: 1, Order: "asc", MaxBytes: MaxPageBytes, After: "conv_1"}, ""},
+		{"limit=100&order=desc", store.ListOptions{Limit: 100, Order: "desc", MaxBytes: MaxPageBytes}, ""},
+		{"cursor=proj_2", store.ListOptions{Limit: 20, Order: "desc", MaxBytes: MaxPageBytes, After: "proj_2"}, ""},
+		{"after=a&cursor=b", store.ListOptions{Limit: 20, Order: "desc", MaxBytes: MaxPageBytes, After: "a"}, ""},
 		{"limit=0", store.ListOptions{}, "limit"},
 		{"limit=101", store.ListOptions{}, "limit"},
 		{"limit=-3", store.ListOptions{}, "limit"},
@@ -172,5 +173,22 @@ func TestWriteJSON(t *testing.T) {
 	}
 	if w.Header().Get("Content-Length") != "8" {
 		t.Fatalf("Content-Length %q, want 8", w.Header().Get("Content-Length"))
+	}
+}
+
+// A body that claims a large Content-Length but sends a few bytes reserves
+// memory for what arrived, not for the claim.
+func TestReadBodyReservesWhatArrives(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"model":"`))
+	r.ContentLength = 9 << 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	body, _ := ReadBody(httptest.NewRecorder(), r, 10<<20)
+	runtime.ReadMemStats(&after)
+	if string(body) != `{"model":"` {
+		t.Fatalf("body %q", body)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("reading 10 bytes announced as 9 MiB allocated %d bytes", n)
 	}
 }

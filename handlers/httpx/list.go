@@ -12,14 +12,20 @@ import (
 const (
 	DefaultLimit = 20
 	MaxLimit     = 100
+	// MaxPageBytes bounds the stored text one page of a listing carries,
+	// weighed as JSON (store.ListOptions.MaxBytes): a page of large
+	// records ends early, with has_more set, however large limit is. A
+	// single record larger than this still makes a page of its own.
+	MaxPageBytes = 1 << 20
 )
 
 // ParseListOptions reads the pagination parameters of a list endpoint:
 // limit (1–MaxLimit, default DefaultLimit), after (a public id; cursor is
 // accepted as an alias, as Jan's clients send it) and order (asc | desc,
-// default desc). A bad value is a 400 naming the parameter.
+// default desc). A bad value is a 400 naming the parameter. Every page is
+// also bounded to MaxPageBytes.
 func ParseListOptions(q url.Values) (store.ListOptions, *apierr.Error) {
-	opts := store.ListOptions{Limit: DefaultLimit, Order: store.OrderDesc}
+	opts := store.ListOptions{Limit: DefaultLimit, Order: store.OrderDesc, MaxBytes: MaxPageBytes}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxLimit {

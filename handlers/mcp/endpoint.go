@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/httpx"
+	"github.com/caddy-llm/gateway/handlers/jsonguard"
 	"github.com/caddy-llm/gateway/handlers/principal"
 )
 
@@ -59,6 +60,10 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPost:
 		body, aerr := httpx.ReadBody(w, r, e.agg.cfg.MaxBodyBytes)
+		if aerr == nil {
+			// Before the chat parser or the MCP SDK reads it.
+			aerr = jsonguard.Check(body)
+		}
 		if aerr != nil {
 			apierr.Write(w, aerr)
 			return

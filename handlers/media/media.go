@@ -31,6 +31,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/jsonguard"
 	"github.com/caddy-llm/gateway/handlers/principal"
 )
 
@@ -157,7 +158,7 @@ func (res *Resolver) resolve(ctx context.Context, r *http.Request, messages stri
 		return nil, res.callFailed(ctx, callCtx, timeout, err)
 	}
 	resolved := gjson.GetBytes(answer, "payload.messages")
-	if len(answer) > maxAnswerBytes || !resolved.IsArray() {
+	if len(answer) > maxAnswerBytes || !resolved.IsArray() || !jsonguard.WithinDepth(answer) {
 		res.logWarn("the media resolver's answer has no payload.messages array", zap.Int("bytes", len(answer)))
 		return nil, apierr.New(http.StatusBadGateway, "media_resolver_error", "the media resolver's answer is not valid")
 	}

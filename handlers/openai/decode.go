@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/caddy-llm/gateway/handlers/jsonguard"
 )
 
 // DecodeChatRequest decodes a request body in full. Call it only on a body
@@ -14,6 +16,9 @@ import (
 // names case-insensitively and lets the last duplicate win), so that what a
 // translating provider sees is what was validated.
 func DecodeChatRequest(body []byte) (*ChatCompletionRequest, error) {
+	if !jsonguard.WithinDepth(body) {
+		return nil, errors.New("decoding chat request: body nests too deeply")
+	}
 	if !gjson.ValidBytes(body) {
 		return nil, errors.New("decoding chat request: body is not valid JSON")
 	}

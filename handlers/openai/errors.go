@@ -55,11 +55,6 @@ func ErrOutputLimit(param string, max int) *apierr.Error {
 	return apierr.Invalid(param, CodeInvalidValue, fmt.Sprintf("%s must be between 1 and %d for this model", param, max))
 }
 
-// ErrRequestTooLarge is the 413 for a body above the configured limit.
-func ErrRequestTooLarge(limit int64) *apierr.Error {
-	return apierr.RequestTooLarge(limit)
-}
-
 // ErrNoVision is the error for an image_url part sent to a model whose
 // catalog says it does not take images.
 func ErrNoVision(param, model string) *apierr.Error {

@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/jsonguard"
 )
 
 // Parameter ranges of the specification.
@@ -168,7 +169,13 @@ func parseRoot(body []byte) gjson.Result {
 // does not check that the model exists nor the model's own output limit: the
 // caller does, with the model table. Errors are 400s in the spec's shape,
 // naming the parameter at fault.
+//
+// The body's nesting is bounded (jsonguard.MaxDepth) before gjson, whose
+// validation recurses once per level, reads it.
 func ParseChatRequest(body []byte) (*ChatRequest, *apierr.Error) {
+	if !jsonguard.WithinDepth(body) {
+		return nil, jsonguard.ErrTooDeep()
+	}
 	if !gjson.ValidBytes(body) {
 		return nil, errInvalidJSON("request body is not valid JSON")
 	}

@@ -96,6 +96,8 @@ func TestParseChatRequestRejects(t *testing.T) {
 		{"malformed", `{"model":`, CodeInvalidJSON, ""},
 		{"not an object", `[1,2]`, CodeInvalidJSON, ""},
 		{"invalid utf-8", "{\"model\":\"m\xff\"," + msgs + "}", CodeInvalidJSON, ""},
+		{"nesting past the limit", strings.Repeat("[", 6<<20), CodeInvalidJSON, ""},
+		{"valid JSON nesting past the limit", `{"model":"m",` + msgs + `,"metadata":` + strings.Repeat(`{"a":`, 64) + `1` + strings.Repeat(`}`, 64) + `}`, CodeInvalidJSON, ""},
 		{"no model", `{` + msgs + `}`, CodeMissingParameter, "model"},
 		{"model not a string", `{"model":4,` + msgs + `}`, CodeInvalidType, "model"},
 		{"no messages", `{"model":"m"}`, CodeMissingParameter, "messages"},

@@ -121,6 +121,8 @@ func testValidation(t *testing.T, s *httpxtest.Server) {
 		{"is_favorite not a boolean", map[string]any{"name": "a", "is_favorite": "yes"}, 400, "invalid_type", "is_favorite"},
 		{"archived flags disagree", map[string]any{"name": "a", "archived": true, "is_archived": false}, 400, "invalid_value", "is_archived"},
 		{"malformed JSON", `{"name":"a"`, 400, "invalid_json", ""},
+		{"NUL in the name", `{"name":"a\u0000"}`, 400, "invalid_value", "name"},
+		{"nesting too deep", `{"name":"a","x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, 400, "invalid_json", ""},
 		{"body too large", map[string]any{"name": "a", "instruction": strings.Repeat("x", 17<<10)}, 413, "request_too_large", ""},
 	}
 	for _, tt := range tests {

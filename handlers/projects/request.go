@@ -8,8 +8,25 @@ import (
 	"github.com/caddy-llm/gateway/handlers/apierr"
 )
 
-// MaxNameLength is the longest project name, in characters, after trimming.
-const MaxNameLength = 120
+// Limits of a project's fields.
+const (
+	// MaxNameLength is the longest project name, in characters, after
+	// trimming.
+	MaxNameLength = 120
+	// MaxInstructionLength is the longest instruction, in characters. The
+	// instruction is sent with every chat turn of the project's
+	// conversations: 32768 characters are some 8k tokens.
+	MaxInstructionLength = 32768
+)
+
+// validInstruction checks an instruction's length.
+func validInstruction(instruction *string) *apierr.Error {
+	if instruction != nil && utf8.RuneCountInString(*instruction) > MaxInstructionLength {
+		return apierr.Invalid("instruction", "invalid_value",
+			"instruction can be at most "+strconv.Itoa(MaxInstructionLength)+" characters long")
+	}
+	return nil
+}
 
 // projectRequest is the body of POST /v1/projects and PATCH
 // /v1/projects/{id}; absent fields stay nil.

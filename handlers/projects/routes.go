@@ -60,6 +60,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	archived, aerr := req.archived()
+	if aerr == nil {
+		aerr = validInstruction(req.Instruction)
+	}
 	if aerr != nil {
 		apierr.Write(w, aerr)
 		return
@@ -116,6 +119,9 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		patch.Name = &name
 	}
 	archived, aerr := req.archived()
+	if aerr == nil {
+		aerr = validInstruction(req.Instruction)
+	}
 	if aerr != nil {
 		apierr.Write(w, aerr)
 		return

@@ -15,6 +15,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/jsonguard"
 )
 
 // Kind classifies an upstream failure. It decides whether the router tries
@@ -218,7 +219,7 @@ func ErrorFromStatus(status int, header http.Header, body []byte, replacements .
 // {"type":"error","error":{…}}, vLLM's older {"object":"error","message"}
 // and FastAPI's {"detail": …}.
 func upstreamErrorFields(body []byte) (msg, code, param string) {
-	if len(body) == 0 || !gjson.ValidBytes(body) {
+	if len(body) == 0 || !jsonguard.WithinDepth(body) || !gjson.ValidBytes(body) {
 		return "", "", ""
 	}
 	root := gjson.ParseBytes(body)

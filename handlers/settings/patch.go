@@ -9,16 +9,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/httpx"
+	"github.com/caddy-llm/gateway/handlers/jsonguard"
 	"github.com/caddy-llm/gateway/store"
 )
 
 // A change is one validated field of a PATCH body, applied to the settings
 // inside the store's transaction. Validation happens before the store is
-// touched, so a bad request never starts one.
-type change func(*store.UserSettings)
+// touched, so a bad request never starts one; only what depends on the
+// stored value (the size of merged preferences) is checked by the change
+// itself, whose error aborts the transaction.
+type change func(*store.UserSettings) *apierr.Error
 
 // fieldParser validates one field's raw JSON value; param names the field in
 // errors ("memory_config.max_user_items").
@@ -36,13 +40,29 @@ var memoryFields = map[string]fieldParser{
 	"min_similarity":     floatField(0, 1, func(s *store.UserSettings) *float64 { return &s.MemoryConfig.MinSimilarity }),
 }
 
+// Limits of the stored settings. The profile strings go into the system
+// message of every chat turn, and preferences are read back whole with
+// every settings request: both stay small.
+const (
+	// MaxNickNameLength bounds profile_settings.nick_name, in characters.
+	MaxNickNameLength = 128
+	// MaxOccupationLength bounds profile_settings.occupation, in characters.
+	MaxOccupationLength = 256
+	// MaxProfileTextLength bounds profile_settings.custom_instructions and
+	// more_about_you, in characters.
+	MaxProfileTextLength = 4096
+	// MaxPreferencesBytes bounds preferences once merged: the bytes of its
+	// JSON encoding.
+	MaxPreferencesBytes = 64 << 10
+)
+
 var profileFields = map[string]fieldParser{
 	"base_style":          baseStyleField,
-	"custom_instructions": stringField(func(s *store.UserSettings) *string { return &s.ProfileSettings.CustomInstructions }),
-	"nick_name":           stringField(func(s *store.UserSettings) *string { return &s.ProfileSettings.NickName }),
-	"nickname":            stringField(func(s *store.UserSettings) *string { return &s.ProfileSettings.NickName }), // alias, spec
-	"occupation":          stringField(func(s *store.UserSettings) *string { return &s.ProfileSettings.Occupation }),
-	"more_about_you":      stringField(func(s *store.UserSettings) *string { return &s.ProfileSettings.MoreAboutYou }),
+	"custom_instructions": stringField(MaxProfileTextLength, func(s *store.UserSettings) *string { return &s.ProfileSettings.CustomInstructions }),
+	"nick_name":           stringField(MaxNickNameLength, func(s *store.UserSettings) *string { return &s.ProfileSettings.NickName }),
+	"nickname":            stringField(MaxNickNameLength, func(s *store.UserSettings) *string { return &s.ProfileSettings.NickName }), // alias, spec
+	"occupation":          stringField(MaxOccupationLength, func(s *store.UserSettings) *string { return &s.ProfileSettings.Occupation }),
+	"more_about_you":      stringField(MaxProfileTextLength, func(s *store.UserSettings) *string { return &s.ProfileSettings.MoreAboutYou }),
 }
 
 var advancedFields = map[string]fieldParser{
@@ -61,10 +81,14 @@ var topFields = map[string]fieldParser{
 
 // parsePatch validates a PATCH body and returns its changes in a stable
 // order. Unknown fields, wrong types and values out of range are 400s naming
-// the field.
+// the field, as are a body nesting deeper than jsonguard.MaxDepth and a NUL
+// character in any string.
 func parsePatch(body []byte) ([]change, *apierr.Error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
+	}
+	if aerr := jsonguard.CheckStored(body); aerr != nil {
+		return nil, aerr
 	}
 	return parseObject(body, "", topFields)
 }
@@ -112,10 +136,13 @@ func groupField(fields map[string]fieldParser) fieldParser {
 		if aerr != nil {
 			return nil, aerr
 		}
-		return func(s *store.UserSettings) {
+		return func(s *store.UserSettings) *apierr.Error {
 			for _, c := range changes {
-				c(s)
+				if aerr := c(s); aerr != nil {
+					return aerr
+				}
 			}
+			return nil
 		}, nil
 	}
 }
@@ -126,17 +153,22 @@ func boolField(field func(*store.UserSettings) *bool) fieldParser {
 		if json.Unmarshal(raw, &v) != nil || v == nil {
 			return nil, invalidType(param, "a boolean")
 		}
-		return func(s *store.UserSettings) { *field(s) = *v }, nil
+		return func(s *store.UserSettings) *apierr.Error { *field(s) = *v; return nil }, nil
 	}
 }
 
-func stringField(field func(*store.UserSettings) *string) fieldParser {
+// stringField parses a string of at most maxLength characters.
+func stringField(maxLength int, field func(*store.UserSettings) *string) fieldParser {
 	return func(raw json.RawMessage, param string) (change, *apierr.Error) {
 		var v *string
 		if json.Unmarshal(raw, &v) != nil || v == nil {
 			return nil, invalidType(param, "a string")
 		}
-		return func(s *store.UserSettings) { *field(s) = *v }, nil
+		if utf8.RuneCountInString(*v) > maxLength {
+			return nil, apierr.Invalid(param, "invalid_value",
+				param+" can be at most "+strconv.Itoa(maxLength)+" characters long")
+		}
+		return func(s *store.UserSettings) *apierr.Error { *field(s) = *v; return nil }, nil
 	}
 }
 
@@ -151,7 +183,7 @@ func intField(minimum, maximum int, field func(*store.UserSettings) *int) fieldP
 				param+" must be from "+strconv.Itoa(minimum)+" to "+strconv.Itoa(maximum))
 		}
 		n := int(*v)
-		return func(s *store.UserSettings) { *field(s) = n }, nil
+		return func(s *store.UserSettings) *apierr.Error { *field(s) = n; return nil }, nil
 	}
 }
 
@@ -165,7 +197,7 @@ func floatField(minimum, maximum float64, field func(*store.UserSettings) *float
 			return nil, apierr.Invalid(param, "invalid_value",
 				param+" must be from "+strconv.FormatFloat(minimum, 'g', -1, 64)+" to "+strconv.FormatFloat(maximum, 'g', -1, 64))
 		}
-		return func(s *store.UserSettings) { *field(s) = *v }, nil
+		return func(s *store.UserSettings) *apierr.Error { *field(s) = *v; return nil }, nil
 	}
 }
 
@@ -185,7 +217,7 @@ func baseStyleField(raw json.RawMessage, param string) (change, *apierr.Error) {
 	if style == "" {
 		return nil, apierr.Invalid(param, "invalid_value", param+" must be one of 'Concise', 'Friendly', 'Professional'")
 	}
-	return func(s *store.UserSettings) { s.ProfileSettings.BaseStyle = style }, nil
+	return func(s *store.UserSettings) *apierr.Error { s.ProfileSettings.BaseStyle = style; return nil }, nil
 }
 
 // preferencesField merges the given object into the stored preferences as a
@@ -196,7 +228,14 @@ func preferencesField(raw json.RawMessage, param string) (change, *apierr.Error)
 	if json.Unmarshal(raw, &patch) != nil || patch == nil {
 		return nil, invalidType(param, "an object")
 	}
-	return func(s *store.UserSettings) { s.Preferences = mergePatch(s.Preferences, patch) }, nil
+	return func(s *store.UserSettings) *apierr.Error {
+		merged := mergePatch(s.Preferences, patch)
+		if aerr := checkPreferencesSize(merged); aerr != nil {
+			return aerr
+		}
+		s.Preferences = merged
+		return nil
+	}, nil
 }
 
 // mergePatch returns target with patch merged in. It changes neither input.
@@ -219,4 +258,17 @@ func mergePatch(target, patch map[string]any) map[string]any {
 
 func invalidType(param, want string) *apierr.Error {
 	return apierr.Invalid(param, "invalid_type", "invalid type for '"+param+"': expected "+want)
+}
+
+// checkPreferencesSize refuses preferences that, merged, encode to more than
+// MaxPreferencesBytes. It runs on the merged value, inside the store's
+// transaction: each PATCH may be small while the merge keeps growing (40
+// PATCHes once made 40 MB).
+func checkPreferencesSize(prefs map[string]any) *apierr.Error {
+	b, err := json.Marshal(prefs)
+	if err != nil || len(b) > MaxPreferencesBytes {
+		return apierr.Invalid("preferences", "invalid_value",
+			"preferences can hold at most "+strconv.Itoa(MaxPreferencesBytes)+" bytes of JSON once merged")
+	}
+	return nil
 }

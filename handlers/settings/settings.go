@@ -148,7 +148,9 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
 	defaults.UserID = p.UserID
 	s, err := h.Store.UpdateSettings(r.Context(), p.UserID, defaults, func(s *store.UserSettings) error {
 		for _, change := range changes {
-			change(s)
+			if aerr := change(s); aerr != nil {
+				return aerr
+			}
 		}
 		return nil
 	})

@@ -61,6 +61,7 @@ var suites = []struct {
 	{"Preferences", testPreferences},
 	{"Validation", testValidation},
 	{"ConcurrentPatches", testConcurrentPatches},
+	{"PreferencesBounded", testPreferencesBounded},
 	{"Isolation", testIsolation},
 	{"Unauthenticated", testUnauthenticated},
 }
@@ -195,6 +196,11 @@ func testValidation(t *testing.T, s *httpxtest.Server) {
 		{"array body", `[]`, 400, "invalid_json", ""},
 		{"null body", `null`, 400, "invalid_json", ""},
 		{"body too large", `{"profile_settings":{"more_about_you":"` + strings.Repeat("x", 5<<10) + `"}}`, 413, "request_too_large", ""},
+		{"nick_name too long", `{"profile_settings":{"nick_name":"` + strings.Repeat("é", MaxNickNameLength+1) + `"}}`, 400, "invalid_value", "profile_settings.nick_name"},
+		{"occupation too long", `{"profile_settings":{"occupation":"` + strings.Repeat("o", MaxOccupationLength+1) + `"}}`, 400, "invalid_value", "profile_settings.occupation"},
+		{"NUL in a profile string", `{"profile_settings":{"nick_name":"a\u0000"}}`, 400, "invalid_value", "profile_settings"},
+		{"NUL in a preference", `{"preferences":{"a":["\u0000"]}}`, 400, "invalid_value", "preferences"},
+		{"nesting too deep", `{"preferences":` + strings.Repeat(`{"a":`, 64) + `1` + strings.Repeat(`}`, 65), 400, "invalid_json", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,4 +292,37 @@ func TestMergePatch(t *testing.T) {
 	if target["a"] != 1.0 || len(target["n"].(map[string]any)) != 2 {
 		t.Fatalf("mergePatch changed its target: %v", target)
 	}
+}
+
+// testPreferencesBounded merges small PATCHes until preferences would pass
+// MaxPreferencesBytes: that PATCH is refused and changes nothing, and the
+// stored preferences stay within the bound.
+func testPreferencesBounded(t *testing.T, s *httpxtest.Server) {
+	value := strings.Repeat("v", 3<<10)
+	refusedAt := -1
+	for i := range 2 * MaxPreferencesBytes / len(value) {
+		body := fmt.Sprintf(`{"preferences":{"k%d":"%s"}}`, i, value)
+		r := s.Do(t, Alice, "PATCH", path, body)
+		if r.Status == 400 {
+			r.WantError(t, 400, "invalid_value", "preferences")
+			refusedAt = i
+			break
+		}
+		r.Want(t, 200)
+	}
+	if refusedAt < 0 {
+		t.Fatal("preferences grew past MaxPreferencesBytes")
+	}
+	var got struct {
+		Preferences map[string]any `json:"preferences"`
+	}
+	s.Do(t, Alice, "GET", path, nil).Want(t, 200).Decode(t, &got)
+	if len(got.Preferences) != refusedAt {
+		t.Errorf("%d preferences stored, want the %d merged before the refusal", len(got.Preferences), refusedAt)
+	}
+	if b, _ := json.Marshal(got.Preferences); len(b) > MaxPreferencesBytes {
+		t.Errorf("stored preferences weigh %d bytes, above %d", len(b), MaxPreferencesBytes)
+	}
+	// Other fields still change.
+	s.Do(t, Alice, "PATCH", path, `{"enable_trace":true}`).Want(t, 200)
 }

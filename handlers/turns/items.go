@@ -26,6 +26,8 @@ type input struct {
 	// result, say, after the model called a tool) adds no user message:
 	// its user message was stored by an earlier turn.
 	user *store.Item
+	// userIndex is the index of that message in the request's messages.
+	userIndex int
 }
 
 // readInput reads the messages of a validated request body. Everything it
@@ -35,15 +37,21 @@ func readInput(body []byte) input {
 		in    input
 		last  gjson.Result
 		title string
+		n     int
 	)
 	gjson.Get(bytesString(body), "messages").ForEach(func(_, m gjson.Result) bool {
 		last = m
+		n++
 		if title == "" && m.Get("role").Str == conversations.RoleUser {
 			title = titleFrom(joinedText(m.Get("content")))
 		}
 		return true
 	})
-	in.title = strings.Clone(title)
+	// A title comes from any user message, maybe an earlier one than the
+	// stored message that was checked: a NUL in it, which PostgreSQL cannot
+	// store, is replaced rather than refused.
+	in.title = withoutNUL(strings.Clone(title))
+	in.userIndex = n - 1
 	if last.Get("role").Str == conversations.RoleUser {
 		item := store.Item{
 			Type:    "message",
@@ -173,6 +181,11 @@ func assistantItem(reply chat.Reply) store.Item {
 			Text: "Tool call: " + call.Function.Name + "(" + call.Function.Arguments + ")",
 		})
 	}
+	// The reply is the upstream's text, which a client can make hold a NUL
+	// ("repeat after me"): replaced, so that the reply is stored anyway.
+	for i := range parts {
+		parts[i].Text = withoutNUL(parts[i].Text)
+	}
 	status := store.ItemStatusCompleted
 	if reply.Incomplete {
 		status = store.ItemStatusIncomplete
@@ -187,4 +200,13 @@ func bytesString(b []byte) string {
 		return ""
 	}
 	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// withoutNUL replaces NUL characters, which PostgreSQL cannot store, by
+// U+FFFD.
+func withoutNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }

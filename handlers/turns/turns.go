@@ -19,12 +19,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/chat"
+	"github.com/caddy-llm/gateway/handlers/conversations"
 	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/openai"
 	"github.com/caddy-llm/gateway/handlers/principal"
@@ -56,6 +58,13 @@ type Recorder struct {
 // stored although the turn is refused, as an upstream failure does.
 func (rec *Recorder) BeginTurn(ctx context.Context, p *principal.Principal, req *openai.ChatRequest, body []byte) (chat.Turn, *apierr.Error) {
 	in := readInput(body)
+	if in.user != nil && (req.Store == nil || *req.Store) {
+		// The message is stored: it obeys the limits of stored items.
+		param := "messages[" + strconv.Itoa(in.userIndex) + "].content"
+		if aerr := conversations.ValidateStoredContent(in.user.Content, param); aerr != nil {
+			return nil, aerr
+		}
+	}
 	if req.Conversation == "" {
 		// Only called with "store": true then: a new conversation.
 		return rec.beginNew(ctx, p.UserID, in)

@@ -91,7 +91,7 @@ func (s *Store) ListConversations(_ context.Context, userID int64, opts store.Li
 			return store.Page[store.Conversation]{}, 0, fmt.Errorf("listing conversations: %w", store.ErrInvalidCursor)
 		}
 	}
-	p, err := page(all, conversationID, opts, after, opts.After != "", s.conversationRecord)
+	p, err := page(all, conversationID, opts, after, opts.After != "", s.conversationRecord, (*store.Conversation).Size)
 	if err != nil {
 		return store.Page[store.Conversation]{}, 0, err
 	}

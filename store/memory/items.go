@@ -62,7 +62,7 @@ func (s *Store) ListItems(_ context.Context, userID int64, convPublicID string, 
 			return store.Page[store.Item]{}, fmt.Errorf("listing items: %w", store.ErrInvalidCursor)
 		}
 	}
-	return page(c.items, itemID, opts, after, opts.After != "", copyItem)
+	return page(c.items, itemID, opts, after, opts.After != "", copyItem, (*store.Item).Size)
 }
 
 func itemID(it *store.Item) int64 { return it.ID }

@@ -10,9 +10,10 @@ import (
 // opts asks. after is the key of the cursor record when hasAfter is set: a
 // record of the listing, or the place of one that was deleted, after which
 // the page starts all the same.
-// A Limit of zero or less returns every remaining record. The copy function
-// runs while the caller still holds s.mu.
-func page[T any, R any](recs []T, key func(T) int64, opts store.ListOptions, after int64, hasAfter bool, copyRec func(T) R) (store.Page[R], error) {
+// A Limit of zero or less returns every remaining record. The page also ends
+// once its records weigh opts.MaxBytes (size). The copy function runs while
+// the caller still holds s.mu.
+func page[T any, R any](recs []T, key func(T) int64, opts store.ListOptions, after int64, hasAfter bool, copyRec func(T) R, size func(*R) int) (store.Page[R], error) {
 	desc := opts.Order != store.OrderAsc
 	// start is the index of the first record of the page; step walks the
 	// listing's order.
@@ -32,12 +33,14 @@ func page[T any, R any](recs []T, key func(T) int64, opts store.ListOptions, aft
 		}
 	}
 	var out []R
+	total := 0
 	i := start
 	for ; i >= 0 && i < len(recs); i += step {
-		if opts.Limit > 0 && len(out) == opts.Limit {
+		if (opts.Limit > 0 && len(out) == opts.Limit) || (opts.MaxBytes > 0 && total >= opts.MaxBytes) {
 			break
 		}
 		out = append(out, copyRec(recs[i]))
+		total += size(&out[len(out)-1])
 	}
 	if out == nil {
 		out = []R{}

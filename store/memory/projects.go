@@ -88,7 +88,7 @@ func (s *Store) ListProjects(_ context.Context, userID int64, opts store.ListOpt
 			return store.Page[store.Project]{}, fmt.Errorf("listing projects: %w", store.ErrInvalidCursor)
 		}
 	}
-	return page(s.projectsByUser[userID], projectID, opts, after, opts.After != "", copyProject)
+	return page(s.projectsByUser[userID], projectID, opts, after, opts.After != "", copyProject, (*store.Project).Size)
 }
 
 func projectID(p *store.Project) int64 { return p.ID }

@@ -128,7 +128,7 @@ LIMIT 1`, userID, opts.After).Scan(&createdAt, &id)
 	if err != nil {
 		return store.Page[store.Conversation]{}, 0, s.mapErr(ctx, op, err)
 	}
-	convs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Conversation, error) { return scanConversation(row) })
+	page, err := collectPage(rows, opts, scanConversation, (*store.Conversation).Size)
 	if err != nil {
 		return store.Page[store.Conversation]{}, 0, s.mapErr(ctx, op, err)
 	}
@@ -136,7 +136,7 @@ LIMIT 1`, userID, opts.After).Scan(&createdAt, &id)
 	if err := s.pool.QueryRow(qctx, `SELECT count(*) FROM conversations WHERE user_id = $1`, userID).Scan(&total); err != nil {
 		return store.Page[store.Conversation]{}, 0, s.mapErr(ctx, op, err)
 	}
-	return toPage(convs, opts), total, nil
+	return page, total, nil
 }
 
 // UpdateConversation implements store.ConversationStore.

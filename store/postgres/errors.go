@@ -36,6 +36,13 @@ func (s *Store) mapErr(parent context.Context, op string, err error) error {
 			return fmt.Errorf("%s: %w", op, store.ErrConflict)
 		case pgErr.Code == "23503": // foreign_key_violation: the user or parent is gone
 			return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+		case strings.HasPrefix(pgErr.Code, "22"), strings.HasPrefix(pgErr.Code, "23"):
+			// data_exception (a NUL in text or jsonb: 22021, 22P05; a
+			// value out of range) and the other integrity violations
+			// (not null, check): what the caller gave is refused, the
+			// database is fine. Only the code is kept: the message may
+			// quote the value.
+			return fmt.Errorf("%s: %w: SQLSTATE %s", op, store.ErrInvalidValue, pgErr.Code)
 		case unavailableCode(pgErr.Code):
 			s.unavailable()
 			return fmt.Errorf("%s: %w: SQLSTATE %s", op, store.ErrUnavailable, pgErr.Code)
@@ -95,6 +102,7 @@ func isConnectionErr(err error) bool {
 var storeErrs = []error{
 	store.ErrNotFound, store.ErrConflict, store.ErrTokenReused,
 	store.ErrExpired, store.ErrUnavailable, store.ErrInvalidCursor, store.ErrLimitReached,
+	store.ErrInvalidValue,
 }
 
 func isStoreErr(err error) bool {

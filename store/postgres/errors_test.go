@@ -138,3 +138,29 @@ func TestErrorsDoNotCarrySQL(t *testing.T) {
 		}
 	}
 }
+
+// Values PostgreSQL refuses (a NUL character in text or jsonb) are the
+// caller's fault: store.ErrInvalidValue, which handlers answer with 400,
+// never an unexpected error logged as a failure.
+func TestRefusedValuesAreInvalid(t *testing.T) {
+	s := open(t)
+	ctx := t.Context()
+	u, err := s.UpsertUser(ctx, store.User{Issuer: "https://issuer.test", Subject: "nul", Kind: store.UserKindUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateConversation(ctx, store.Conversation{UserID: u.ID, Title: "a\x00b"}, nil); !errors.Is(err, store.ErrInvalidValue) {
+		t.Errorf("NUL in a title: error = %v, want store.ErrInvalidValue", err)
+	}
+	c, _, err := s.CreateConversation(ctx, store.Conversation{UserID: u.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := []store.Item{{Role: "user", Content: []store.ContentPart{{Type: "input_text", Text: "a\x00b"}}}}
+	if _, err := s.AppendItems(ctx, u.ID, c.PublicID, items); !errors.Is(err, store.ErrInvalidValue) {
+		t.Errorf("NUL in item text (jsonb): error = %v, want store.ErrInvalidValue", err)
+	}
+	if _, err := s.GetConversation(ctx, u.ID, "conv_\x00"); !errors.Is(err, store.ErrInvalidValue) {
+		t.Errorf("NUL in a looked-up id: error = %v, want store.ErrInvalidValue", err)
+	}
+}

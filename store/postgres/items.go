@@ -175,11 +175,11 @@ WHERE c.user_id = $1 AND c.public_id = $2`, userID, convPublicID, opts.After).Sc
 	if err != nil {
 		return store.Page[store.Item]{}, s.mapErr(ctx, op, err)
 	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Item, error) { return scanItem(row) })
+	page, err := collectPage(rows, opts, scanItem, (*store.Item).Size)
 	if err != nil {
 		return store.Page[store.Item]{}, s.mapErr(ctx, op, err)
 	}
-	return toPage(items, opts), nil
+	return page, nil
 }
 
 // GetItem implements store.ConversationStore.

@@ -81,11 +81,11 @@ WHERE user_id = $1 AND public_id = $2`, userID, opts.After).Scan(&createdAt, &id
 	if err != nil {
 		return store.Page[store.Project]{}, s.mapErr(ctx, op, err)
 	}
-	projects, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Project, error) { return scanProject(row) })
+	page, err := collectPage(rows, opts, scanProject, (*store.Project).Size)
 	if err != nil {
 		return store.Page[store.Project]{}, s.mapErr(ctx, op, err)
 	}
-	return toPage(projects, opts), nil
+	return page, nil
 }
 
 // UpdateProject implements store.ProjectStore. Archiving a project that is

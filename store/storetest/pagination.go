@@ -144,6 +144,41 @@ func testPagination(t *testing.T, s store.Store) {
 				}
 			})
 
+			t.Run("byte budget", func(t *testing.T) {
+				add, list := l.open(t)
+				var created []string
+				for range 4 {
+					created = append(created, add())
+				}
+				// Every record weighs more than one byte: each page holds
+				// exactly one record, and paging still reaches them all.
+				var got []string
+				opts := store.ListOptions{Limit: 100, MaxBytes: 1, Order: store.OrderAsc}
+				for pages := 0; ; pages++ {
+					if pages > 10 {
+						t.Fatalf("pagination does not end; got %d ids", len(got))
+					}
+					page, err := list(opts)
+					must(t, "list", err)
+					if len(page.Items) != 1 {
+						t.Fatalf("page of %d records with a budget of 1 byte, want 1", len(page.Items))
+					}
+					got = append(got, page.Items...)
+					if !page.HasMore {
+						break
+					}
+					opts.After = page.Items[0]
+				}
+				if !slices.Equal(got, created) {
+					t.Errorf("paged through %v, want %v", got, created)
+				}
+				all, err := list(store.ListOptions{Limit: 100, MaxBytes: 1 << 20})
+				must(t, "list", err)
+				if len(all.Items) != 4 || all.HasMore {
+					t.Errorf("a large budget gives %d records, has_more %v; want 4, false", len(all.Items), all.HasMore)
+				}
+			})
+
 			t.Run("invalid cursor", func(t *testing.T) {
 				add, list := l.open(t)
 				add()

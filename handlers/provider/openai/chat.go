@@ -7,6 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/caddy-llm/gateway/handlers/jsonguard"
 	wire "github.com/caddy-llm/gateway/handlers/openai"
 	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/provider/internal/upstream"
@@ -34,7 +35,9 @@ func (p *Provider) ChatCompletion(ctx context.Context, req *provider.Request) (*
 	if err != nil {
 		return nil, provider.ErrorFromTransport(ctx, err)
 	}
-	if !gjson.ValidBytes(body) {
+	// Upstream bytes are bounded like a client's before gjson's recursive
+	// validation reads them.
+	if !jsonguard.WithinDepth(body) || !gjson.ValidBytes(body) {
 		return nil, &provider.Error{Kind: provider.KindServer, Status: resp.StatusCode, Err: errors.New("upstream answer is not valid JSON")}
 	}
 	info, ok := wire.InspectChunk(body)

@@ -377,6 +377,13 @@ func TestMalformedAnswers(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"choices":[`)
 		}},
+		// An upstream is trusted less than the gateway: an answer nested
+		// deeper than jsonguard.MaxDepth is refused before gjson's
+		// recursive validation (6 MB of "[" once overflowed the stack).
+		{"nested too deep", false, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"choices":`+strings.Repeat("[", 6<<20))
+		}},
 		{"stream answered with JSON", true, func(w http.ResponseWriter, r *http.Request) {
 			providertest.WriteJSON(w, 200, map[string]any{"choices": []any{}})
 		}},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/caddy-llm/gateway/handlers/jsonguard"
 	"github.com/caddy-llm/gateway/handlers/provider"
 )
 
@@ -36,7 +37,7 @@ func ModelList(ctx context.Context, client *http.Client, url string, header http
 		return gjson.Result{}, provider.ErrorFromTransport(ctx, err)
 	}
 	data := gjson.GetBytes(body, "data")
-	if !gjson.ValidBytes(body) || !data.IsArray() {
+	if !jsonguard.WithinDepth(body) || !gjson.ValidBytes(body) || !data.IsArray() {
 		return gjson.Result{}, errors.New("the models listing is not an " + vendor + " model list")
 	}
 	return data, nil

@@ -68,7 +68,9 @@ func ReadBody(r io.Reader, length, limit int64) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	if length > 0 {
-		buf.Grow(int(length))
+		// An announced length reserves at most 64 KB: the buffer grows
+		// with the bytes that really arrive.
+		buf.Grow(int(min(length, 64<<10)))
 	} else {
 		buf.Grow(4 << 10)
 	}
