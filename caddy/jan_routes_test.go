@@ -80,8 +80,8 @@ func TestJanAuthAliasAndRootProbes(t *testing.T) {
 			t.Fatalf("%s POST /auth/refresh-token = %d %s", base, ref.Status, ref.Body)
 		}
 		newRefresh, _ := ref.JSON(t)["refresh_token"].(string)
-		if out := g.do("GET", "/auth/logout", nil, "Cookie", "refresh_token="+newRefresh); out.Status >= 300 {
-			t.Fatalf("%s GET /auth/logout = %d %s", base, out.Status, out.Body)
+		if out := g.do("POST", "/auth/logout", nil, "Cookie", "refresh_token="+newRefresh); out.Status >= 300 {
+			t.Fatalf("%s POST /auth/logout = %d %s", base, out.Status, out.Body)
 		}
 		// Logged out: the refresh token no longer works through either path.
 		if again := g.do("POST", "/llm/auth/refresh-token", map[string]string{"refresh_token": newRefresh}); again.Status != http.StatusUnauthorized {

@@ -182,7 +182,10 @@ func postRetryingConnErrors(client *http.Client, url, token, body string, retrie
 		}
 		lastErr = err
 		retried.Add(1)
-		time.Sleep(10 * time.Millisecond)
+		// The OpenAI SDKs retry connection errors twice, after 0.5 s and
+		// 1 s: a request caught by a reload's shutdown is sent again once
+		// the new server took over, not three times within it.
+		time.Sleep(time.Duration(500<<attempt) * time.Millisecond)
 	}
 	return 0, lastErr
 }
