@@ -29,7 +29,7 @@ func (e *env) memoryPhase(ctx context.Context, o *options) []memory {
 		return mem
 	}
 	for i, s := range e.scenarios {
-		if s.unavailable != "" || s.slowBase == "" || s.server == nil || ctx.Err() != nil {
+		if s.unavailable != "" || s.server == nil || ctx.Err() != nil {
 			continue
 		}
 		logf("holding %d streams open through %s", o.openStreams, s.title)
@@ -59,8 +59,8 @@ func (e *env) manyStreams(ctx context.Context, o *options, s *scenario) memory {
 
 	client := loadgen.NewClient(o.openStreams)
 	defer client.CloseIdleConnections()
-	body := chatBody(s.slowModel, true, o.includeUsage, "")
-	t := loadgen.Target{URL: s.slowBase + "/v1/chat/completions", Header: s.header, Body: func(int) []byte { return body }}
+	body := chatBody(slowModel, true, o.includeUsage, "")
+	t := loadgen.Target{URL: s.base + "/v1/chat/completions", Header: s.header, Body: func(int) []byte { return body }}
 	held := loadgen.HoldStreams(ctx, client, t, o.openStreams)
 	m.open, m.failed, m.failure = held.Open, held.Failed, held.FirstFailure
 
