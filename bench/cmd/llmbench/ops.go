@@ -10,9 +10,10 @@ import (
 // idle.
 const pgStatsDelay = 1200 * time.Millisecond
 
-// opsMeter counts the Redis commands and PostgreSQL commits (and rows
-// written) of one measurement: what each request costs the shared
-// services, for the capacity model.
+// opsMeter counts the Redis round trips and PostgreSQL commits of one
+// measurement: what each request costs the shared services, for the
+// capacity model. A rate limit decision is one Redis script (EVALSHA,
+// running TIME, GET and SET inside Redis), so scripts count round trips.
 type opsMeter struct {
 	e                  *env
 	pg                 bool
@@ -28,7 +29,9 @@ func (e *env) startOps(ctx context.Context, s *scenario) *opsMeter {
 	m := &opsMeter{e: e, pg: s.conversations && e.db != nil}
 	if e.redisURL != "" {
 		var err error
-		m.redis0, err = redisCommands(e.redisURL)
+		var n int
+		n, err = redisScriptCalls(e.redisURL)
+		m.redis0 = int64(n)
 		m.redisOK = err == nil
 	}
 	if m.pg {
@@ -40,15 +43,15 @@ func (e *env) startOps(ctx context.Context, s *scenario) *opsMeter {
 	return m
 }
 
-// stop returns the Redis commands and the PostgreSQL commits since start,
+// stop returns the Redis scripts and the PostgreSQL commits since start,
 // -1 for what is unknown. The rows written are not returned: commits are
 // the figure that bounds a PostgreSQL server (each one waits for its WAL
 // flush).
 func (m *opsMeter) stop(ctx context.Context) (redis, commits int64) {
 	redis, commits = -1, -1
 	if m.redisOK {
-		if n, err := redisCommands(m.e.redisURL); err == nil {
-			redis = n - m.redis0 - 1 // the first INFO is counted
+		if n, err := redisScriptCalls(m.e.redisURL); err == nil {
+			redis = int64(n) - m.redis0
 		}
 	}
 	if m.commitsOK {

@@ -265,7 +265,7 @@ func (r *report) write(w io.Writer) {
 		row{"added stream total time p50 (ms)", addedCell(jb1, total, true)},
 		row{fmt.Sprintf("streams/s, unpaced, c=%d", o.burstConcurrency), rateCell(jbn)},
 		row{fmt.Sprintf("server CPU per unpaced stream, c=%d (µs)", o.burstConcurrency), cpuCell(jbn, "streams/s per core")},
-		row{"Redis commands per request, plain, c=1", perRequest(j1, func(s sample) int64 { return s.redisCommands })},
+		row{"Redis round trips (rate limit scripts) per request, plain, c=1", perRequest(j1, func(s sample) int64 { return s.redisCommands })},
 		row{"PostgreSQL commits per request, plain, c=1", func(i int) string {
 			if !r.scen[i].conversations {
 				return ""

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -89,21 +88,6 @@ func redisScriptCalls(redisURL string) (int, error) {
 		return 0, err
 	}
 	return parseScriptCalls(info), nil
-}
-
-// redisCommands returns how many commands Redis has processed, from INFO
-// stats (the INFO command itself included).
-func redisCommands(redisURL string) (int64, error) {
-	info, err := redisInfo(redisURL, "stats")
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_commands_processed:"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, errors.New("asking Redis for its stats: no total_commands_processed")
 }
 
 // redisInfo returns a section of Redis's INFO.

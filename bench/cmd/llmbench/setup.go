@@ -205,10 +205,10 @@ func startUpstream(tmp, name string, chunks int, delay time.Duration, variants .
 
 // gatewayConfig is what the gateway scenarios share.
 type gatewayConfig struct {
-	upstreamAddr       string
-	redisURL           string
-	issuer             *oidcIssuerServer
-	unavailable        string
+	upstreamAddr string
+	redisURL     string
+	issuer       *oidcIssuerServer
+	unavailable  string
 }
 
 // start runs a gateway: the repository's Caddyfile as shipped (with
