@@ -250,6 +250,7 @@ func (r *report) write(w io.Writer) {
 			return fmtMs(median(r.per(i, js, gap))) + " / " + fmtMs(median(r.per(i, js, func(s sample) float64 { return ms(s.gap99) })))
 		}},
 		row{"added inter-chunk delay p50 (ms)", addedCell(js, gap, false)},
+		row{fmt.Sprintf("server CPU per paced stream, c=%d, %d events (µs)", o.streamConcurrency, o.chunks+3), cpuCell(js, "")},
 		row{"chunks in a read of their own (streams with all)", func(i int) string {
 			st := r.streamTotals(i, js)
 			if st.streams == 0 {

@@ -67,6 +67,7 @@ func TestReportPasses(t *testing.T) {
 		"| streams/s, unpaced, c=100 | 10000 | 4000 (0.40× a) | 3800 (0.38× a, 0.95× b) | n/a |",
 		"| server CPU per unpaced stream, c=100 (µs) |  | 125 (8000 streams/s per core) | 132 (7600 streams/s per core) (1.05× b) | n/a |",
 		"| added stream total time p50 (ms) |  | 1.000 | 1.200 (1.20× b) | n/a |",
+		"| server CPU per paced stream, c=1, 23 events (µs) |  | 125 | 132 (1.05× b) | n/a |",
 		"| Redis round trips (rate limit scripts) per request, plain, c=1 |  |  | 2.00 | n/a |",
 		"| RSS per open stream (KB) |  | 51 | 56 | n/a |",
 		"- PASS added p50 at c=1 ≤ 1.3× bare Caddy's: 1.20×",
