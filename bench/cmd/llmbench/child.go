@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -160,4 +161,14 @@ func environWithout(names []string) []string {
 		}
 	}
 	return out
+}
+
+// logCount returns how many lines of the process's log contain s, or "–"
+// when the log cannot be read.
+func (c *child) logCount(s string) string {
+	b, err := os.ReadFile(c.logPath)
+	if err != nil {
+		return "–"
+	}
+	return strconv.Itoa(strings.Count(string(b), s))
 }

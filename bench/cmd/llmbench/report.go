@@ -273,6 +273,15 @@ func (r *report) write(w io.Writer) {
 			}
 			return perRequest(j1, func(s sample) int64 { return s.pgCommits })(i)
 		}},
+		// A Redis slower than redis_timeout (a loaded machine) opens the
+		// limiter's circuit breaker: requests then skip Redis, by policy,
+		// and cost less than the table's other requests.
+		row{"Redis circuit breaker openings (server log)", func(i int) string {
+			if !gatewayOnly(i) || r.scen[i].server == nil {
+				return ""
+			}
+			return r.scen[i].server.logCount("redis circuit breaker opened")
+		}},
 		row{"errors / non-2xx / incomplete streams", func(i int) string {
 			var e, n, inc int
 			for _, byLoad := range r.res[i] {
