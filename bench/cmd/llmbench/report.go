@@ -324,6 +324,14 @@ func (r *report) write(w io.Writer) {
 				}
 				return fmt.Sprintf("%.0f", float64(m.peakRSS-m.idleRSS)/1024/float64(m.open))
 			}},
+			row{fmt.Sprintf("server CPU relaying %d open streams, a chunk each every %s (cores; µs per chunk)", o.openStreams, o.slowChunkDelay), func(i int) string {
+				m := r.mem[i]
+				if !m.ran || m.open == 0 {
+					return ""
+				}
+				perChunk := m.holdCPU * 1e6 * o.slowChunkDelay.Seconds() / float64(m.open)
+				return fmt.Sprintf("%.3f; %.0f", m.holdCPU, perChunk)
+			}},
 			row{"goroutines idle / open / after close", func(i int) string {
 				m := r.mem[i]
 				if !m.ran {
