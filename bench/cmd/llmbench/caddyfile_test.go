@@ -11,12 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/caddy-llm/gateway/modules/llmapi"
-	_ "github.com/caddy-llm/gateway/modules/llmapp"
-	_ "github.com/caddy-llm/gateway/modules/llmauth"
-	_ "github.com/caddy-llm/gateway/modules/llmratelimit"
-	_ "github.com/caddy-llm/gateway/modules/logtext"
-	_ "github.com/caddy-llm/gateway/modules/providers"
+	_ "github.com/caddy-llm/gateway/modules/all"
 )
 
 // The generated Caddyfiles adapt with the gateway's directives as they are

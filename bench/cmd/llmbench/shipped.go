@@ -50,10 +50,10 @@ func shippedRun(caddyfile, dir string, g gatewayConfig, databaseURL string) (cad
 		// benchmark only sends to loopback.
 		"SITE_ADDRESS=:" + strconv.Itoa(ports[0]),
 		// The direct listener (no limits) is not measured; it only needs a
-		// free port. HTTP_BIND keeps it on loopback where the Caddyfile
+		// free port. HTTP_BIND_ADDRESS keeps it on loopback where the Caddyfile
 		// reads it.
 		"HTTP_PORT=" + strconv.Itoa(ports[1]),
-		"HTTP_BIND=127.0.0.1",
+		"HTTP_BIND_ADDRESS=127.0.0.1",
 		"ADMIN_ADDRESS=127.0.0.1:" + strconv.Itoa(ports[2]),
 		"INFERENCE_BASE_URL=http://" + g.upstreamAddr + "/v1",
 		"REDIS_URL=" + g.redisURL,
