@@ -9,13 +9,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	// The gateway's modules.
-	_ "github.com/caddy-llm/gateway/modules/llmapi"
-	_ "github.com/caddy-llm/gateway/modules/llmapp"
-	_ "github.com/caddy-llm/gateway/modules/llmauth"
-	_ "github.com/caddy-llm/gateway/modules/llmcors"
-	_ "github.com/caddy-llm/gateway/modules/llmratelimit"
-	_ "github.com/caddy-llm/gateway/modules/logtext"
-	_ "github.com/caddy-llm/gateway/modules/providers"
+	_ "github.com/caddy-llm/gateway/modules/all"
 )
 
 func main() {

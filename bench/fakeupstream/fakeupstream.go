@@ -9,8 +9,11 @@
 //     stream_options.include_usage is true, and data: [DONE];
 //   - GET /v1/models: the configured model ids.
 //
-// Every body is rendered once at start-up; serving a request copies bytes.
-// It accepts any credentials and any model name.
+// A Variant is a model id with a stream shape of its own (say unpaced, or
+// very slow), so that one upstream behind one gateway provider serves every
+// kind of stream the benchmark needs; any other model name gets the default
+// shape. Every body is rendered once at start-up; serving a request copies
+// bytes. It accepts any credentials.
 package fakeupstream
 
 import (
@@ -34,8 +37,19 @@ type Options struct {
 	// (default none).
 	ChunkDelay time.Duration
 	// Models are the model ids GET /v1/models lists; the first is the
-	// "model" of every answer (default "bench-model").
+	// "model" of every answer but the variants' (default "bench-model").
 	Models []string
+	// Variants are further models, listed too, whose answers have a shape
+	// of their own.
+	Variants []Variant
+}
+
+// Variant is a model whose streams have their own number of chunks and
+// pause between them.
+type Variant struct {
+	Model      string
+	Chunks     int
+	ChunkDelay time.Duration
 }
 
 // DefaultModel is the model id served when Options.Models is empty.
@@ -51,6 +65,11 @@ func (o Options) withDefaults() Options {
 	if len(o.Models) == 0 {
 		o.Models = []string{DefaultModel}
 	}
+	for i := range o.Variants {
+		v := &o.Variants[i]
+		v.Chunks = max(v.Chunks, 1)
+		v.ChunkDelay = max(v.ChunkDelay, 0)
+	}
 	return o
 }
 
@@ -59,12 +78,12 @@ type Server struct {
 	// Addr is the host:port it listens on.
 	Addr string
 
-	srv   *fasthttp.Server
-	ln    net.Listener
-	body  rendered
-	delay time.Duration
-	quit  chan struct{} // closed by Stop: open streams end at once
-	done  chan error    // Serve's result
+	srv      *fasthttp.Server
+	ln       net.Listener
+	body     rendered            // the default shape's answers, and the shared bodies
+	variants map[string]rendered // by model id
+	quit     chan struct{}       // closed by Stop: open streams end at once
+	done     chan error          // Serve's result
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves in the
@@ -76,12 +95,15 @@ func Start(addr string, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	s := &Server{
-		Addr:  ln.Addr().String(),
-		ln:    ln,
-		body:  render(opts),
-		delay: opts.ChunkDelay,
-		quit:  make(chan struct{}),
-		done:  make(chan error, 1),
+		Addr:     ln.Addr().String(),
+		ln:       ln,
+		body:     render(opts),
+		variants: make(map[string]rendered, len(opts.Variants)),
+		quit:     make(chan struct{}),
+		done:     make(chan error, 1),
+	}
+	for _, v := range opts.Variants {
+		s.variants[v.Model] = render(Options{Chunks: v.Chunks, ChunkDelay: v.ChunkDelay, Models: []string{v.Model}})
 	}
 	s.srv = &fasthttp.Server{
 		Handler:         s.handle,
@@ -136,30 +158,36 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx) {
 		s.writeJSON(ctx, fasthttp.StatusBadRequest, s.body.badInput)
 		return
 	}
+	answers := s.body
+	if len(s.variants) > 0 {
+		if v, ok := s.variants[gjson.GetBytes(body, "model").Str]; ok {
+			answers = v
+		}
+	}
 	if !gjson.GetBytes(body, "stream").Bool() {
-		s.writeJSON(ctx, fasthttp.StatusOK, s.body.plain)
+		s.writeJSON(ctx, fasthttp.StatusOK, answers.plain)
 		return
 	}
 	includeUsage := gjson.GetBytes(body, "stream_options.include_usage").Bool()
 	ctx.SetContentType("text/event-stream")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
-	ctx.SetBodyStreamWriter(func(w *bufio.Writer) { s.stream(w, includeUsage) })
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) { s.stream(w, answers, includeUsage) })
 }
 
 // stream writes one SSE stream, flushing every event on its own so that
 // each reaches the network as a chunk of its own. It returns early when
 // the client goes away (a flush fails) or the server stops.
-func (s *Server) stream(w *bufio.Writer, includeUsage bool) {
-	if !writeFlush(w, s.body.role) {
+func (s *Server) stream(w *bufio.Writer, body rendered, includeUsage bool) {
+	if !writeFlush(w, body.role) {
 		return
 	}
 	var timer *time.Timer
-	for i, ev := range s.body.content {
-		if i > 0 && s.delay > 0 {
+	for i, ev := range body.content {
+		if i > 0 && body.delay > 0 {
 			if timer == nil {
-				timer = time.NewTimer(s.delay)
+				timer = time.NewTimer(body.delay)
 			} else {
-				timer.Reset(s.delay)
+				timer.Reset(body.delay)
 			}
 			select {
 			case <-timer.C:
@@ -173,9 +201,9 @@ func (s *Server) stream(w *bufio.Writer, includeUsage bool) {
 		}
 	}
 	if includeUsage {
-		_, _ = w.Write(s.body.usage)
+		_, _ = w.Write(body.usage)
 	}
-	_, _ = w.Write(s.body.done)
+	_, _ = w.Write(body.done)
 	_ = w.Flush()
 }
 

@@ -267,3 +267,35 @@ func TestStopEndsOpenStreams(t *testing.T) {
 		t.Fatal("Stop waited for a stream of an hour")
 	}
 }
+
+// A variant's streams have its own number of chunks and carry its model id;
+// other model names get the default shape; /v1/models lists both.
+func TestVariants(t *testing.T) {
+	v, err := ParseVariant("bench-burst=9/0s")
+	if err != nil || v != (Variant{Model: "bench-burst", Chunks: 9}) || v.String() != "bench-burst=9/0s" {
+		t.Fatalf("ParseVariant = %+v, %v", v, err)
+	}
+	for _, bad := range []string{"x", "x=1", "=1/0s", "x=0/0s", "x=1/-1s", "x=a/0s"} {
+		if _, err := ParseVariant(bad); err == nil {
+			t.Errorf("ParseVariant(%q) accepted", bad)
+		}
+	}
+	s := start(t, Options{Chunks: 3, Variants: []Variant{v}})
+	for _, tc := range []struct{ model, want string }{{"bench-burst", "bench-burst"}, {"other", DefaultModel}} {
+		resp := post(t, s, `{"model":"`+tc.model+`","messages":[{"role":"user","content":"hi"}],"stream":true}`)
+		events := sseEvents(t, resp.Body)
+		chunks := map[string]int{"bench-burst": 9, "other": 3}[tc.model]
+		if len(events) != chunks+2 || !strings.Contains(events[1], `"model":"`+tc.want+`"`) {
+			t.Errorf("%s: %d events, first content %q; want %d of model %s", tc.model, len(events), events[1], chunks+2, tc.want)
+		}
+	}
+	resp, err := http.Get("http://" + s.Addr + "/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), `"id":"bench-burst"`) || !strings.Contains(string(body), `"id":"`+DefaultModel+`"`) {
+		t.Errorf("models: %s", body)
+	}
+}

@@ -3,6 +3,7 @@ package fakeupstream
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 )
 
 // Fixed values of every response. A fixed id and creation time keep the
@@ -26,6 +27,7 @@ type rendered struct {
 	usage     []byte   // the SSE usage event (choices: [])
 	done      []byte   // data: [DONE]
 	modelName string
+	delay     time.Duration // the pause before each content chunk but the first
 }
 
 // Wire shapes, following OpenAI's chat completion objects.
@@ -93,7 +95,7 @@ type (
 // render renders every body for the given options (already defaulted).
 func render(opts Options) rendered {
 	modelName := opts.Models[0]
-	r := rendered{modelName: modelName, done: []byte("data: [DONE]\n\n")}
+	r := rendered{modelName: modelName, delay: opts.ChunkDelay, done: []byte("data: [DONE]\n\n")}
 
 	answer := make([]byte, 0, len(word)*opts.Chunks)
 	for range opts.Chunks {
@@ -131,6 +133,9 @@ func render(opts Options) rendered {
 	list := modelList{Object: "list"}
 	for _, id := range opts.Models {
 		list.Data = append(list.Data, model{ID: id, Object: "model", Created: created, OwnedBy: "bench"})
+	}
+	for _, v := range opts.Variants {
+		list.Data = append(list.Data, model{ID: v.Model, Object: "model", Created: created, OwnedBy: "bench"})
 	}
 	r.models = mustJSON(list)
 	r.notFound = errorBody("no such route", "invalid_request_error", "not_found")

@@ -97,8 +97,13 @@ func TestRunStream(t *testing.T) {
 	if r.Complete != 40 || r.Incomplete+r.Errors+r.Non2xx+r.WrongCount != 0 || r.FirstFailure != "" {
 		t.Fatalf("result: %+v", r)
 	}
-	if len(r.TTFT) != 40 || len(r.Gaps) != 40*(chunks-1) || r.Chunks != 40*chunks {
-		t.Fatalf("%d TTFTs, %d gaps, %d chunks", len(r.TTFT), len(r.Gaps), r.Chunks)
+	if len(r.TTFT) != 40 || len(r.Gaps) != 40*(chunks-1) || r.Chunks != 40*chunks || len(r.Total) != 40 {
+		t.Fatalf("%d TTFTs, %d gaps, %d chunks, %d totals", len(r.TTFT), len(r.Gaps), r.Chunks, len(r.Total))
+	}
+	// A stream lasts at least its chunks' pauses, and ends after its first
+	// content chunk.
+	if r.Total[0] < (chunks-1)*time.Millisecond || r.Total[0] < r.TTFT[0] {
+		t.Errorf("shortest stream %v, shortest TTFT %v", r.Total[0], r.TTFT[0])
 	}
 	if r.ContentReads > r.Chunks || r.ContentReads < r.Complete {
 		t.Fatalf("%d chunks in %d reads", r.Chunks, r.ContentReads)

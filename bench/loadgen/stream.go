@@ -15,6 +15,9 @@ type StreamResult struct {
 	// Gaps holds the times between consecutive content events of a
 	// stream, over all complete streams; sorted.
 	Gaps []time.Duration
+	// Total holds, per complete stream, the time from sending the request
+	// to reading the end of the stream; sorted.
+	Total []time.Duration
 	// Complete counts streams that answered 2xx and ended with [DONE]
 	// and no error event; Incomplete the other 2xx streams; Non2xx and
 	// Errors as in PlainResult.
@@ -58,6 +61,7 @@ func RunStream(ctx context.Context, client *http.Client, t Target, cfg StreamCon
 	for _, r := range results {
 		total.TTFT = append(total.TTFT, r.TTFT...)
 		total.Gaps = append(total.Gaps, r.Gaps...)
+		total.Total = append(total.Total, r.Total...)
 		total.Complete += r.Complete
 		total.Incomplete += r.Incomplete
 		total.Non2xx += r.Non2xx
@@ -72,6 +76,7 @@ func RunStream(ctx context.Context, client *http.Client, t Target, cfg StreamCon
 	}
 	sortDurations(total.TTFT)
 	sortDurations(total.Gaps)
+	sortDurations(total.Total)
 	return total
 }
 
@@ -100,6 +105,7 @@ func streamWorker(ctx context.Context, client *http.Client, w *worker, b *budget
 		}
 		mark := len(r.Gaps)
 		stats, gaps, err := sr.Read(resp.Body, r.Gaps)
+		end := time.Now()
 		_ = resp.Body.Close()
 		switch {
 		case err != nil:
@@ -111,6 +117,7 @@ func streamWorker(ctx context.Context, client *http.Client, w *worker, b *budget
 		default:
 			r.Complete++
 			r.TTFT = append(r.TTFT, stats.FirstContent.Sub(start))
+			r.Total = append(r.Total, end.Sub(start))
 			r.Gaps = gaps
 			r.Chunks += stats.Content
 			r.ContentReads += stats.ContentReads

@@ -71,6 +71,12 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 		return *bp
 	}
 
+	// more reports whether the next chunk has already arrived: the chunks
+	// that arrived together are written together and flushed once, and a
+	// chunk is never held back while the upstream is awaited.
+	ready, _ := s.(provider.ReadyStream)
+	more := func() bool { return ready != nil && ready.Ready() }
+
 	wroteHeader := false
 	for {
 		c, err := s.Next()
@@ -81,9 +87,9 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 					w.WriteHeader(http.StatusOK)
 				}
 				if event := conversationEvent(false); event != nil {
-					_ = ew.write(event)
+					_ = ew.write(event, false)
 				}
-				_ = ew.write(doneEvent)
+				_ = ew.write(doneEvent, true)
 				return
 			}
 			h.streamFailed(r, o, &ew, err, wroteHeader, conversationEvent)
@@ -96,7 +102,12 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 			reply.add(c.Data)
 		}
 		if c.UsageOnly && !req.Chat.IncludeUsage {
-			continue // recorded, not asked for
+			// Recorded, not asked for; what was written before it goes out
+			// unless more follows at once.
+			if ew.unflushed && !more() {
+				_ = ew.flush() // a gone client fails the next write
+			}
+			continue
 		}
 		if !wroteHeader {
 			h.firstByte(r, o)
@@ -107,7 +118,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 		buf = append(buf, c.Data...)
 		buf = append(buf, eventEnd...)
 		*bp = buf
-		if err := ew.write(buf); err != nil {
+		if err := ew.write(buf, !more()); err != nil {
 			// The client is gone; closing the stream aborts the upstream.
 			s.Close()
 			o.Incomplete, o.ErrorCode = true, provider.CodeClientClosed
@@ -142,7 +153,7 @@ func (h *Handler) streamFailed(r *http.Request, o *Outcome, ew *eventWriter, err
 		ew.w.WriteHeader(http.StatusOK)
 	}
 	if event != nil {
-		_ = ew.write(event)
+		_ = ew.write(event, false)
 	}
 	event, merr := json.Marshal(struct {
 		Error *apierr.Error `json:"error"`
@@ -153,20 +164,22 @@ func (h *Handler) streamFailed(r *http.Request, o *Outcome, ew *eventWriter, err
 	buf := make([]byte, 0, len(event)+len(dataPrefix)+len(eventEnd))
 	buf = append(buf, dataPrefix...)
 	buf = append(buf, event...)
-	_ = ew.write(append(buf, eventEnd...))
+	_ = ew.write(append(buf, eventEnd...), true)
 }
 
-// eventWriter writes and flushes one event at a time, each within its own
-// write deadline.
+// eventWriter writes events, each within its own write deadline, and
+// flushes them when asked: after every event, or after the last of those
+// that arrived together.
 type eventWriter struct {
 	w           http.ResponseWriter
 	rc          *http.ResponseController
 	timeout     time.Duration
 	noDeadlines bool // the writer does not support deadlines
 	setDeadline bool
+	unflushed   bool // an event was written and not flushed
 }
 
-func (ew *eventWriter) write(event []byte) error {
+func (ew *eventWriter) write(event []byte, flush bool) error {
 	if !ew.noDeadlines {
 		if err := ew.rc.SetWriteDeadline(time.Now().Add(ew.timeout)); err != nil {
 			ew.noDeadlines = true
@@ -177,6 +190,15 @@ func (ew *eventWriter) write(event []byte) error {
 	if _, err := ew.w.Write(event); err != nil {
 		return err
 	}
+	ew.unflushed = true
+	if !flush {
+		return nil
+	}
+	return ew.flush()
+}
+
+func (ew *eventWriter) flush() error {
+	ew.unflushed = false
 	return ew.rc.Flush()
 }
 

@@ -138,6 +138,17 @@ type Stream interface {
 	Close() error
 }
 
+// ReadyStream is a Stream that can tell whether its next chunk has
+// already arrived (Next would return without waiting for the upstream). A
+// relay writes the chunks that arrived together and flushes them once,
+// instead of one write to the network per chunk; it never holds back a
+// chunk while waiting for the upstream. Ready may report false when it
+// cannot tell.
+type ReadyStream interface {
+	Stream
+	Ready() bool
+}
+
 // Chunk is one event of a streamed answer.
 type Chunk struct {
 	// Data is one chat.completion.chunk JSON object whose model is the

@@ -153,6 +153,16 @@ type peekedStream struct {
 	d        *deployment
 }
 
+// Ready reports whether Next returns without waiting: the replayed first
+// chunk, or what the deployment's stream says.
+func (p *peekedStream) Ready() bool {
+	if p.peeked {
+		return true
+	}
+	rs, ok := p.Stream.(ReadyStream)
+	return ok && rs.Ready()
+}
+
 func (p *peekedStream) Next() (Chunk, error) {
 	if p.peeked {
 		p.peeked = false

@@ -14,13 +14,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile" // the "caddyfile" adapter
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/caddy-llm/gateway/modules/llmapi"
-	_ "github.com/caddy-llm/gateway/modules/llmapp"
-	_ "github.com/caddy-llm/gateway/modules/llmauth"
-	_ "github.com/caddy-llm/gateway/modules/llmcors"
-	_ "github.com/caddy-llm/gateway/modules/llmratelimit"
-	_ "github.com/caddy-llm/gateway/modules/logtext"
-	_ "github.com/caddy-llm/gateway/modules/providers"
+	_ "github.com/caddy-llm/gateway/modules/all"
 )
 
 // update rewrites the expected JSON of the golden tests from what the

@@ -13,25 +13,24 @@ import (
 	"time"
 )
 
-// Model ids the gateway serves in the benchmark: the fast upstream's and
-// the slow one's (for the many-open-streams measurement).
+// Model ids the benchmark asks for. The fake upstream serves all three
+// (they differ in the shape of their streams), the gateways discover them
+// from its /v1/models, and bare Caddy passes the body on as it is.
 const (
-	fastModel = "bench-model"
-	slowModel = "bench-slow"
+	fastModel  = "bench-model" // paced streams: -chunks chunks -chunk-delay apart
+	burstModel = "bench-burst" // unpaced streams: -burst-chunks chunks at once
+	slowModel  = "bench-slow"  // streams held open: a chunk every -slow-chunk-delay
 )
 
-// caddyConfig is what the Caddyfile templates need.
+// caddyConfig is what the generated Caddyfiles need.
 type caddyConfig struct {
-	AdminPort    int
-	Port         int // the measured site
-	SlowPort     int // bare Caddy only: a second site proxying to the slow upstream
-	Upstream     string
-	SlowUpstream string
-	IdleConns    int // bare Caddy's keep-alive pool per upstream host (0: Caddy's default)
+	AdminPort int
+	Port      int // the measured site
+	Upstream  string
+	IdleConns int // bare Caddy's keep-alive pool per upstream host (0: Caddy's default)
 
-	RedisURL    string
-	DatabaseURL string // empty: the embedded in-memory store
-	JWKSURL     string
+	RedisURL string
+	JWKSURL  string
 }
 
 // bareCaddyfile is scenario (b): Caddy's reverse_proxy and nothing else,
@@ -54,27 +53,18 @@ http://127.0.0.1:{{.Port}} {
 {{- end}}
 	}
 }
-
-http://127.0.0.1:{{.SlowPort}} {
-	reverse_proxy {{.SlowUpstream}} {
-		flush_interval -1
-	}
-}
 `))
 
-// gatewayCaddyfile is scenarios (c) and (d): API-key authentication, Redis
-// rate limits too high to trigger, and the chat API proxying to the fake
-// upstream; (d) adds PostgreSQL.
-var gatewayCaddyfile = template.Must(template.New("gateway").Parse(`{
+// minimalCaddyfile is scenario (m), the benchmark's own lean gateway:
+// API-key authentication, one Redis rate limit per principal too high to
+// trigger, the chat API proxying to the fake upstream, log level ERROR.
+var minimalCaddyfile = template.Must(template.New("minimal").Parse(`{
 	admin 127.0.0.1:{{.AdminPort}}
 	persist_config off
 	log {
 		level ERROR
 	}
 	llm {
-{{- if .DatabaseURL}}
-		database_url {{.DatabaseURL}}
-{{- end}}
 		redis_url {{.RedisURL}}
 		auth {
 			oidc {
@@ -85,15 +75,7 @@ var gatewayCaddyfile = template.Must(template.New("gateway").Parse(`{
 		}
 		provider up openai {
 			base_url http://{{.Upstream}}/v1
-		}
-		provider slow openai {
-			base_url http://{{.SlowUpstream}}/v1
-		}
-		model ` + fastModel + ` {
-			deployment up ` + fastModel + `
-		}
-		model ` + slowModel + ` {
-			deployment slow ` + fastModel + `
+			discover_models
 		}
 	}
 }
@@ -112,22 +94,72 @@ http://127.0.0.1:{{.Port}} {
 }
 `))
 
+// renderCaddyfile writes tpl with cfg to dir/Caddyfile.
+func renderCaddyfile(dir string, tpl *template.Template, cfg caddyConfig) (string, error) {
+	var sb strings.Builder
+	if err := tpl.Execute(&sb, cfg); err != nil {
+		return "", fmt.Errorf("writing the Caddyfile of %s: %w", dir, err)
+	}
+	file := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(file, []byte(sb.String()), 0o600); err != nil {
+		return "", fmt.Errorf("writing the Caddyfile of %s: %w", dir, err)
+	}
+	return file, nil
+}
+
 // caddyServer is a running Caddy process.
 type caddyServer struct {
 	proc  *child
 	base  string // the measured site
-	slow  string // where the slow upstream is reached (bare Caddy's second site)
 	admin string
 }
 
-// startCaddy writes the Caddyfile for name, runs bin/caddy with it and
-// waits until readyPath answers 200 on the measured site.
-func startCaddy(ctx context.Context, bin, tmp, name string, tpl *template.Template, cfg caddyConfig, readyPath string) (*caddyServer, error) {
-	var err error
-	if cfg.Port, err = freePort(); err != nil {
+// caddyRun is how to start one Caddy: its config file, the environment it
+// adds, where it serves and where its admin endpoint listens.
+type caddyRun struct {
+	name      string
+	dir       string // its data and config state, and its log
+	file      string
+	env       []string
+	drop      []string // environment variables removed from the one inherited
+	port      int
+	adminPort int
+	readyPath string
+}
+
+// startCaddy runs bin/caddy with the Caddyfile of run and waits until
+// readyPath answers 200 on the measured site.
+func startCaddy(ctx context.Context, bin, tmp string, run caddyRun) (*caddyServer, error) {
+	env := append([]string{
+		// Caddy keeps its data and config state under these; keep them in
+		// the run's temporary folder.
+		"XDG_DATA_HOME=" + run.dir, "XDG_CONFIG_HOME=" + run.dir, "HOME=" + run.dir,
+	}, run.env...)
+	proc, _, err := startChild(childSpec{
+		name: run.name,
+		argv: []string{bin, "run", "--config", run.file, "--adapter", "caddyfile"},
+		env:  env,
+		drop: run.drop,
+	}, tmp)
+	if err != nil {
 		return nil, err
 	}
-	if cfg.SlowPort, err = freePort(); err != nil {
+	s := &caddyServer{
+		proc:  proc,
+		base:  "http://127.0.0.1:" + strconv.Itoa(run.port),
+		admin: "http://127.0.0.1:" + strconv.Itoa(run.adminPort),
+	}
+	if err := waitHTTP(ctx, proc, s.base+run.readyPath, 30*time.Second); err != nil {
+		_ = proc.stop(5 * time.Second)
+		return nil, fmt.Errorf("starting %s: %w", run.name, err)
+	}
+	return s, nil
+}
+
+// startGenerated starts a Caddy with a generated Caddyfile on free ports.
+func startGenerated(ctx context.Context, bin, tmp, name string, tpl *template.Template, cfg caddyConfig, readyPath string) (*caddyServer, error) {
+	var err error
+	if cfg.Port, err = freePort(); err != nil {
 		return nil, err
 	}
 	if cfg.AdminPort, err = freePort(); err != nil {
@@ -137,35 +169,13 @@ func startCaddy(ctx context.Context, bin, tmp, name string, tpl *template.Templa
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	var sb strings.Builder
-	if err := tpl.Execute(&sb, cfg); err != nil {
-		return nil, fmt.Errorf("writing the Caddyfile of %s: %w", name, err)
-	}
-	file := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(file, []byte(sb.String()), 0o600); err != nil {
-		return nil, fmt.Errorf("writing the Caddyfile of %s: %w", name, err)
-	}
-	proc, _, err := startChild(childSpec{
-		name: name,
-		argv: []string{bin, "run", "--config", file, "--adapter", "caddyfile"},
-		// Caddy keeps its data and config state under these; keep them in
-		// the run's temporary folder.
-		env: []string{"XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "HOME=" + dir},
-	}, tmp)
+	file, err := renderCaddyfile(dir, tpl, cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &caddyServer{
-		proc:  proc,
-		base:  "http://127.0.0.1:" + strconv.Itoa(cfg.Port),
-		slow:  "http://127.0.0.1:" + strconv.Itoa(cfg.SlowPort),
-		admin: "http://127.0.0.1:" + strconv.Itoa(cfg.AdminPort),
-	}
-	if err := waitHTTP(ctx, proc, s.base+readyPath, 30*time.Second); err != nil {
-		_ = proc.stop(5 * time.Second)
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	return s, nil
+	return startCaddy(ctx, bin, tmp, caddyRun{
+		name: name, dir: dir, file: file, port: cfg.Port, adminPort: cfg.AdminPort, readyPath: readyPath,
+	})
 }
 
 // waitHTTP polls url until it answers 200, the process exits or the

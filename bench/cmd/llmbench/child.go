@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +31,7 @@ type childSpec struct {
 	name string
 	argv []string
 	env  []string // added to this process's environment
+	drop []string // names removed from this process's environment first
 	// ready, when set, is the prefix of the stdout line the process prints
 	// once it serves; startChild waits for it and returns the rest of
 	// that line.
@@ -45,7 +48,7 @@ func startChild(spec childSpec, logDir string) (*child, string, error) {
 		return nil, "", fmt.Errorf("creating the log of %s: %w", spec.name, err)
 	}
 	cmd := exec.Command(spec.argv[0], spec.argv[1:]...)
-	cmd.Env = append(os.Environ(), spec.env...)
+	cmd.Env = append(environWithout(spec.drop), spec.env...)
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	var stdout io.ReadCloser
@@ -145,4 +148,27 @@ func (c *child) logTail() string {
 		return "(empty log)"
 	}
 	return s
+}
+
+// environWithout returns this process's environment without the variables
+// named.
+func environWithout(names []string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// logCount returns how many lines of the process's log contain s, or "–"
+// when the log cannot be read.
+func (c *child) logCount(s string) string {
+	b, err := os.ReadFile(c.logPath)
+	if err != nil {
+		return "–"
+	}
+	return strconv.Itoa(strings.Count(string(b), s))
 }

@@ -21,6 +21,8 @@ type options struct {
 	warmup            time.Duration
 	concurrency       []int // throughput measurements; latency is always at 1
 	streamConcurrency int
+	burstConcurrency  int
+	burstChunks       int
 	chunks            int
 	chunkDelay        time.Duration
 	includeUsage      bool
@@ -36,6 +38,7 @@ type options struct {
 	profileDir        string
 	resultsDir        string
 	root              string // the repository's root
+	caddyfile         string // the default Caddyfile, run as shipped
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -52,8 +55,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
   ./xcaddy.sh bench [flags]     (builds bin/caddy, then runs this)
 
 Scenarios: (a) direct to the fake upstream, (b) bare Caddy reverse_proxy,
-(c) the gateway (API key, Redis rate limit, proxy), (d) (c) + PostgreSQL
-conversation persistence. Prints one Markdown table.
+(c) the gateway as shipped: the repository's Caddyfile unchanged, set up by
+environment only (API key, per-IP and per-principal Redis limits that never
+refuse, log level info), (d) (c) + PostgreSQL conversation persistence,
+(m) the benchmark's own minimal gateway config. Prints one Markdown table.
 
 `)
 		fs.PrintDefaults()
@@ -65,21 +70,24 @@ conversation persistence. Prints one Markdown table.
 	conc := fs.String("concurrency", "32,128", "comma-separated concurrencies of the throughput measurements (latency is measured at 1)")
 	fs.StringVar(&o.caddyBin, "caddy", filepath.Join(root, "bin", "caddy"), "the Caddy binary with the gateway (./xcaddy.sh builds it)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; every round runs every measurement of every scenario, and the table shows medians")
-	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of one measurement")
+	fs.DurationVar(&o.duration, "duration", 4*time.Second, "length of one measurement")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measurement (not measured)")
-	fs.IntVar(&o.streamConcurrency, "stream-concurrency", 1, "concurrency of the streaming measurement")
+	fs.IntVar(&o.streamConcurrency, "stream-concurrency", 1, "concurrency of the paced streaming measurement")
+	fs.IntVar(&o.burstConcurrency, "burst-concurrency", 100, "concurrency of the unpaced stream throughput measurement (streams/s)")
+	fs.IntVar(&o.burstChunks, "burst-chunks", 65, "content chunks of an unpaced stream (with the role and usage chunks and [DONE]: 3 events more)")
 	fs.IntVar(&o.chunks, "chunks", 20, "content chunks per stream (words per plain answer)")
 	fs.DurationVar(&o.chunkDelay, "chunk-delay", 5*time.Millisecond, "upstream pause between content chunks (long enough that a busy client rarely reads two at once)")
 	fs.BoolVar(&o.includeUsage, "include-usage", true, "streams ask for the usage chunk (stream_options.include_usage)")
 	fs.IntVar(&o.openStreams, "streams", 1000, "concurrent open streams for the memory measurement (0: skip it)")
 	fs.DurationVar(&o.slowChunkDelay, "slow-chunk-delay", 500*time.Millisecond, "chunk pause of the slow upstream that keeps those streams open")
 	fs.BoolVar(&o.memoryFirst, "memory-first", false, "hold the open streams before the rounds, on fresh servers, instead of after them (a server's RSS keeps the heap its earlier load grew)")
-	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d", "scenarios to run")
+	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d,m", "scenarios to run")
+	fs.StringVar(&o.caddyfile, "caddyfile", filepath.Join(root, "Caddyfile"), "the default Caddyfile that (c) and (d) run as shipped")
 	fs.StringVar(&o.databaseURL, "database-url", dbDefault, "PostgreSQL server for (d); a fresh database is created on it and dropped at the end")
 	fs.IntVar(&o.caddyIdleConns, "caddy-idle-conns", 512, "bare Caddy's idle upstream connections per host, matched to the gateway's provider default (0: Caddy's default, 32)")
 	fs.BoolVar(&o.quick, "quick", false, "a fast smoke run: 1 round of 1s measurements, 100 open streams (flags given explicitly still win)")
-	fs.StringVar(&o.profile, "profile", "", "after the rounds, capture a CPU and an allocation profile of these scenarios (e.g. c,d) under -profile-load")
-	fs.StringVar(&o.profileLoad, "profile-load", "", "the load of the profiled run: plain-<concurrency> or stream-<concurrency> (default plain at the highest concurrency)")
+	fs.StringVar(&o.profile, "profile", "", "after the rounds, capture a CPU and an allocation profile of these scenarios (e.g. b,c) under -profile-load")
+	fs.StringVar(&o.profileLoad, "profile-load", "", "the load of the profiled run: plain-<c>, stream-<c> (paced) or burst-<c> (unpaced) (default plain at the highest concurrency)")
 	fs.StringVar(&o.profileDir, "profile-dir", "", "where profiles go (default bench/results/pprof-<time>)")
 	fs.StringVar(&o.resultsDir, "results", filepath.Join(root, "bench", "results"), "also write the table to <dir>/<time>.md (empty: do not)")
 	if err := fs.Parse(args); err != nil {
@@ -115,16 +123,20 @@ conversation persistence. Prints one Markdown table.
 		return nil, errors.New("-chunks must be at least 2 (inter-chunk delays need two chunks)")
 	case o.streamConcurrency < 1:
 		return nil, errors.New("-stream-concurrency must be at least 1")
+	case o.burstConcurrency < 1:
+		return nil, errors.New("-burst-concurrency must be at least 1")
+	case o.burstChunks < 1:
+		return nil, errors.New("-burst-chunks must be at least 1")
 	}
 	for s := range strings.SplitSeq(o.scenarios, ",") {
-		if !slices.Contains([]string{"a", "b", "c", "d"}, strings.TrimSpace(s)) {
-			return nil, fmt.Errorf("-scenarios: unknown scenario %q (a, b, c, d)", s)
+		if !slices.Contains([]string{"a", "b", "c", "d", "m"}, strings.TrimSpace(s)) {
+			return nil, fmt.Errorf("-scenarios: unknown scenario %q (a, b, c, d, m)", s)
 		}
 	}
 	if o.profileLoad == "" {
 		o.profileLoad = "plain-" + strconv.Itoa(slices.Max(append([]int{1}, o.concurrency...)))
 	}
-	if _, _, err := parseLoad(o.profileLoad); err != nil {
+	if _, err := parseLoad(o.profileLoad); err != nil {
 		return nil, fmt.Errorf("-profile-load: %w", err)
 	}
 	return o, nil
@@ -158,17 +170,15 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
-// parseLoad reads "plain-128" or "stream-1".
-func parseLoad(s string) (stream bool, concurrency int, err error) {
-	kind, n, ok := strings.Cut(s, "-")
-	if !ok || (kind != "plain" && kind != "stream") {
-		return false, 0, fmt.Errorf("%q: want plain-<concurrency> or stream-<concurrency>", s)
-	}
+// parseLoad reads "plain-128", "stream-1" or "burst-100".
+func parseLoad(s string) (load, error) {
+	name, n, ok := strings.Cut(s, "-")
+	kind := slices.Index(loadKinds[:], name)
 	c, err := strconv.Atoi(n)
-	if err != nil || c < 1 {
-		return false, 0, fmt.Errorf("%q: want plain-<concurrency> or stream-<concurrency>", s)
+	if !ok || kind < 0 || err != nil || c < 1 {
+		return load{}, fmt.Errorf("%q: want plain-<concurrency>, stream-<concurrency> or burst-<concurrency>", s)
 	}
-	return kind == "stream", c, nil
+	return load{kind: loadKind(kind), concurrency: c}, nil
 }
 
 // repoRoot finds the repository's root: the nearest folder up from the

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,20 +98,23 @@ func TestChatBody(t *testing.T) {
 
 func TestParseLoad(t *testing.T) {
 	for _, tc := range []struct {
-		in     string
-		stream bool
-		c      int
-		ok     bool
+		in   string
+		want load
+		ok   bool
 	}{
-		{"plain-128", false, 128, true},
-		{"stream-1", true, 1, true},
-		{"plain", false, 0, false},
-		{"burst-3", false, 0, false},
-		{"plain-0", false, 0, false},
+		{"plain-128", load{kind: plainLoad, concurrency: 128}, true},
+		{"stream-1", load{kind: streamLoad, concurrency: 1}, true},
+		{"burst-100", load{kind: burstLoad, concurrency: 100}, true},
+		{"plain", load{}, false},
+		{"sprint-3", load{}, false},
+		{"plain-0", load{}, false},
 	} {
-		stream, c, err := parseLoad(tc.in)
-		if (err == nil) != tc.ok || stream != tc.stream || c != tc.c {
-			t.Errorf("parseLoad(%q) = %v, %d, %v", tc.in, stream, c, err)
+		l, err := parseLoad(tc.in)
+		if (err == nil) != tc.ok || l != tc.want {
+			t.Errorf("parseLoad(%q) = %v, %v", tc.in, l, err)
+		}
+		if tc.ok && loadKinds[l.kind]+"-"+strconv.Itoa(l.concurrency) != tc.in {
+			t.Errorf("%q reads back as %v", tc.in, l)
 		}
 	}
 }
@@ -127,11 +132,16 @@ func TestParseFlags(t *testing.T) {
 	if len(o.concurrency) != 2 || o.concurrency[1] != 64 || o.profileLoad != "plain-64" {
 		t.Errorf("concurrency %v, profile load %q", o.concurrency, o.profileLoad)
 	}
-	loads := o.loads()
-	if len(loads) != 4 || loads[0] != (load{concurrency: 1}) || loads[3] != (load{stream: true, concurrency: 1}) {
+	want := []load{{concurrency: 1}, {concurrency: 8}, {concurrency: 64},
+		{kind: streamLoad, concurrency: 1}, {kind: burstLoad, concurrency: 1}, {kind: burstLoad, concurrency: 100}}
+	if loads := o.loads(); !slices.Equal(loads, want) {
 		t.Errorf("loads = %v", loads)
 	}
-	for _, bad := range [][]string{{"-scenarios", "a,x"}, {"-concurrency", "0"}, {"-chunks", "1"}, {"-profile-load", "x"}, {"extra"}} {
+	if o.chunksOf(load{kind: burstLoad}) != 65 || o.chunksOf(load{kind: streamLoad}) != 20 {
+		t.Errorf("chunks: burst %d, stream %d", o.chunksOf(load{kind: burstLoad}), o.chunksOf(load{kind: streamLoad}))
+	}
+	for _, bad := range [][]string{{"-scenarios", "a,x"}, {"-concurrency", "0"}, {"-chunks", "1"}, {"-profile-load", "x"},
+		{"-burst-concurrency", "0"}, {"extra"}} {
 		if _, err := parseFlags(bad, &stderr); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

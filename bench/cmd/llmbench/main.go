@@ -1,20 +1,24 @@
 // Command llmbench is the gateway's benchmark. It starts a fast fake
 // OpenAI-compatible upstream, Redis, a database on PostgreSQL, bare Caddy
-// and the gateway (bin/caddy with generated Caddyfiles), measures four
-// scenarios in interleaved rounds and prints one Markdown table:
+// and the gateway (bin/caddy, with the repository's Caddyfile as shipped and
+// with a generated minimal one), measures five scenarios in interleaved
+// rounds and prints one Markdown table:
 //
 //	(a) direct to the fake upstream
 //	(b) bare Caddy reverse_proxy (the same binary, a plain config)
-//	(c) the gateway: API key, Redis rate limiting, proxying
+//	(c) the gateway as shipped: the default Caddyfile, set up by
+//	    environment only (API key, per-IP and per-principal Redis limits
+//	    that never refuse, log level info)
 //	(d) (c) with conversation persistence in PostgreSQL
+//	(m) the benchmark's minimal gateway config (one Redis limit)
 //
 // Run it with ./xcaddy.sh bench [flags], which builds bin/caddy first; -h
-// lists the flags, -quick is a smoke run of well under a minute.
+// lists the flags, -quick is a smoke run of under a minute.
 //
-// The fake upstreams are subprocesses of this binary (it re-executes
-// itself with the argument "fakeupstream"), so that the CPU each party
-// uses is accounted apart: the table shows the upstream's, the server's
-// and the load generator's.
+// The fake upstream is a subprocess of this binary (it re-executes itself
+// with the argument "fakeupstream"), so that the CPU each party uses is
+// accounted apart: the table shows the upstream's, the server's and the
+// load generator's.
 package main
 
 import (

@@ -20,6 +20,9 @@ type memory struct {
 	idleG, duringG, afterG int
 	settled                time.Duration // how long goroutines took to come back
 	backToIdle             bool
+	// holdCPU is the cores the server used while relaying the open
+	// streams' chunks (one per stream every -slow-chunk-delay).
+	holdCPU float64
 }
 
 // memoryPhase runs manyStreams on every proxy, one after the other.
@@ -29,7 +32,7 @@ func (e *env) memoryPhase(ctx context.Context, o *options) []memory {
 		return mem
 	}
 	for i, s := range e.scenarios {
-		if s.unavailable != "" || s.slowBase == "" || s.server == nil || ctx.Err() != nil {
+		if s.unavailable != "" || s.server == nil || ctx.Err() != nil {
 			continue
 		}
 		logf("holding %d streams open through %s", o.openStreams, s.title)
@@ -59,18 +62,21 @@ func (e *env) manyStreams(ctx context.Context, o *options, s *scenario) memory {
 
 	client := loadgen.NewClient(o.openStreams)
 	defer client.CloseIdleConnections()
-	body := chatBody(s.slowModel, true, o.includeUsage, "")
-	t := loadgen.Target{URL: s.slowBase + "/v1/chat/completions", Header: s.header, Body: func(int) []byte { return body }}
+	body := chatBody(slowModel, true, o.includeUsage, "")
+	t := loadgen.Target{URL: s.base + "/v1/chat/completions", Header: s.header, Body: func(int) []byte { return body }}
 	held := loadgen.HoldStreams(ctx, client, t, o.openStreams)
 	m.open, m.failed, m.failure = held.Open, held.Failed, held.FirstFailure
 
-	// The peak of a few samples while every stream is open.
-	for range 5 {
+	// The peak of a few samples while every stream is open, and the CPU
+	// the server spends relaying their chunks meanwhile.
+	cpu := startCPU(nil, s.server)
+	for range 10 {
 		if rss, err := rssBytes(s.server.pid()); err == nil {
 			m.peakRSS = max(m.peakRSS, rss)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	_, m.holdCPU, _ = cpu.stop()
 	m.duringG, _ = goroutines(ctx, s.admin)
 
 	held.Close()

@@ -8,18 +8,34 @@ import (
 	"github.com/caddy-llm/gateway/bench/loadgen"
 )
 
-// load is one kind of measurement: plain or streamed requests at a
-// concurrency.
+// loadKind is what a measurement sends.
+type loadKind int
+
+const (
+	plainLoad  loadKind = iota // chat completions without stream
+	streamLoad                 // paced streams: time to first token, gaps
+	burstLoad                  // unpaced streams: total time, streams/s
+)
+
+// loadKinds are the kinds' names, as -profile-load takes them.
+var loadKinds = [...]string{"plain", "stream", "burst"}
+
+// load is one kind of measurement at a concurrency.
 type load struct {
-	stream      bool
+	kind        loadKind
 	concurrency int
 }
 
-func (l load) String() string {
-	if l.stream {
-		return fmt.Sprintf("stream c=%d", l.concurrency)
+func (l load) stream() bool { return l.kind != plainLoad }
+
+func (l load) String() string { return fmt.Sprintf("%s c=%d", loadKinds[l.kind], l.concurrency) }
+
+// model is the fake upstream's model that gives the load's answers.
+func (l load) model() string {
+	if l.kind == burstLoad {
+		return burstModel
 	}
-	return fmt.Sprintf("plain c=%d", l.concurrency)
+	return fastModel
 }
 
 // loads returns the measurements of a round, latency first.
@@ -30,7 +46,19 @@ func (o *options) loads() []load {
 			out = append(out, load{concurrency: c})
 		}
 	}
-	return append(out, load{stream: true, concurrency: o.streamConcurrency})
+	out = append(out, load{kind: streamLoad, concurrency: o.streamConcurrency}, load{kind: burstLoad, concurrency: 1})
+	if o.burstConcurrency != 1 {
+		out = append(out, load{kind: burstLoad, concurrency: o.burstConcurrency})
+	}
+	return out
+}
+
+// chunksOf is the number of content chunks every stream of l must carry.
+func (o *options) chunksOf(l load) int {
+	if l.kind == burstLoad {
+		return o.burstChunks
+	}
+	return o.chunks
 }
 
 // sample is one measurement of one scenario in one round, reduced to the
@@ -41,6 +69,9 @@ type sample struct {
 	throughput                  float64 // successful requests (streams) per second
 	ttft50, ttft99              time.Duration
 	gap50, gap99                time.Duration
+	total50, total99            time.Duration // stream: request sent → end read
+	requests                    int           // successful requests (complete streams)
+	redisCommands, pgCommits    int64         // during the measurement; -1 unknown
 	streams, coalesced, wrong   int
 	chunks, separateChunks      int
 	errors, non2xx, incomplete  int
@@ -104,7 +135,7 @@ func (e *env) target(ctx context.Context, o *options, s *scenario, l load) (load
 		if convs != nil {
 			conv = convs[i]
 		}
-		bodies[i] = chatBody(fastModel, l.stream, o.includeUsage, conv)
+		bodies[i] = chatBody(l.model(), l.stream(), o.includeUsage, conv)
 	}
 	return loadgen.Target{
 		URL:    s.base + "/v1/chat/completions",
@@ -123,7 +154,7 @@ func (e *env) measure(ctx context.Context, o *options, s *scenario, l load) samp
 	}
 	if o.warmup > 0 {
 		cfg := loadgen.Config{Concurrency: l.concurrency, Duration: o.warmup}
-		if l.stream {
+		if l.stream() {
 			loadgen.RunStream(ctx, s.client, t, loadgen.StreamConfig{Config: cfg})
 		} else {
 			loadgen.RunPlain(ctx, s.client, t, cfg)
@@ -133,15 +164,19 @@ func (e *env) measure(ctx context.Context, o *options, s *scenario, l load) samp
 }
 
 // run is the measured part of measure.
-func (e *env) run(ctx context.Context, o *options, s *scenario, l load, t loadgen.Target, d time.Duration) sample {
+func (e *env) run(ctx context.Context, o *options, s *scenario, l load, t loadgen.Target, d time.Duration) (smp sample) {
 	cfg := loadgen.Config{Concurrency: l.concurrency, Duration: d}
-	smp := sample{ok: true}
+	smp = sample{ok: true}
+	ops := e.startOps(ctx, s)
 	cpu := startCPU(e.upstream, s.server)
-	if l.stream {
-		r := loadgen.RunStream(ctx, s.client, t, loadgen.StreamConfig{Config: cfg, Chunks: o.chunks})
+	defer func() { smp.redisCommands, smp.pgCommits = ops.stop(ctx) }()
+	if l.stream() {
+		r := loadgen.RunStream(ctx, s.client, t, loadgen.StreamConfig{Config: cfg, Chunks: o.chunksOf(l)})
 		smp.upstreamCPU, smp.serverCPU, smp.own = cpu.stop()
 		smp.ttft50, smp.ttft99 = loadgen.Percentile(r.TTFT, 50), loadgen.Percentile(r.TTFT, 99)
 		smp.gap50, smp.gap99 = loadgen.Percentile(r.Gaps, 50), loadgen.Percentile(r.Gaps, 99)
+		smp.total50, smp.total99 = loadgen.Percentile(r.Total, 50), loadgen.Percentile(r.Total, 99)
+		smp.requests = r.Complete
 		smp.streams, smp.coalesced, smp.wrong = r.Complete, r.Coalesced, r.WrongCount
 		smp.chunks, smp.separateChunks = r.Chunks, r.ContentReads
 		smp.errors, smp.non2xx, smp.incomplete = r.Errors, r.Non2xx, r.Incomplete
@@ -153,6 +188,7 @@ func (e *env) run(ctx context.Context, o *options, s *scenario, l load, t loadge
 	smp.upstreamCPU, smp.serverCPU, smp.own = cpu.stop()
 	smp.p50, smp.p99 = loadgen.Percentile(r.Latencies, 50), loadgen.Percentile(r.Latencies, 99)
 	smp.throughput = r.Throughput()
+	smp.requests = r.OK
 	smp.errors, smp.non2xx = r.Errors, r.Non2xx
 	smp.failure = r.FirstFailure
 	return smp
@@ -177,7 +213,7 @@ func (e *env) runRounds(ctx context.Context, o *options) results {
 		for j, l := range loads {
 			logf("round %d/%d: %s", r+1, o.rounds, l)
 			for i, s := range e.scenarios {
-				if s.unavailable != "" || ctx.Err() != nil {
+				if !s.runs(l) || ctx.Err() != nil {
 					continue
 				}
 				res[i][j][r] = e.measure(ctx, o, s, l)

@@ -30,8 +30,7 @@ func (e *env) profile(ctx context.Context, o *options, stamp string) []profiled 
 	if dir == "" {
 		dir = filepath.Join(o.root, "bench", "results", "pprof-"+stamp)
 	}
-	stream, conc, _ := parseLoad(o.profileLoad)
-	l := load{stream: stream, concurrency: conc}
+	l, _ := parseLoad(o.profileLoad)
 	secs := max(1, int(o.duration.Seconds()))
 	var out []profiled
 	for _, s := range e.scenarios {

@@ -83,33 +83,42 @@ func redisPing(addr string) error {
 // redisScriptCalls returns how many Lua scripts (EVAL, EVALSHA: how
 // redis_rate asks for a decision) Redis has run, from INFO commandstats.
 func redisScriptCalls(redisURL string) (int, error) {
+	info, err := redisInfo(redisURL, "commandstats")
+	if err != nil {
+		return 0, err
+	}
+	return parseScriptCalls(info), nil
+}
+
+// redisInfo returns a section of Redis's INFO.
+func redisInfo(redisURL, section string) (string, error) {
 	u, err := url.Parse(redisURL)
 	if err != nil {
-		return 0, fmt.Errorf("parsing the Redis URL: %w", err)
+		return "", fmt.Errorf("parsing the Redis URL: %w", err)
 	}
 	conn, err := net.DialTimeout("tcp", u.Host, time.Second)
 	if err != nil {
-		return 0, fmt.Errorf("asking Redis for its stats: %w", err)
+		return "", fmt.Errorf("asking Redis for its stats: %w", err)
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := conn.Write([]byte("INFO commandstats\r\n")); err != nil {
-		return 0, fmt.Errorf("asking Redis for its stats: %w", err)
+	if _, err := conn.Write([]byte("INFO " + section + "\r\n")); err != nil {
+		return "", fmt.Errorf("asking Redis for its stats: %w", err)
 	}
 	br := bufio.NewReader(conn)
 	head, err := br.ReadString('\n') // $<length> of the bulk reply
 	if err != nil || !strings.HasPrefix(head, "$") {
-		return 0, fmt.Errorf("asking Redis for its stats: unexpected reply %q", head)
+		return "", fmt.Errorf("asking Redis for its stats: unexpected reply %q", head)
 	}
 	size, err := strconv.Atoi(strings.TrimSpace(head[1:]))
 	if err != nil {
-		return 0, fmt.Errorf("asking Redis for its stats: %w", err)
+		return "", fmt.Errorf("asking Redis for its stats: %w", err)
 	}
 	body := make([]byte, size)
 	if _, err := io.ReadFull(br, body); err != nil {
-		return 0, fmt.Errorf("asking Redis for its stats: %w", err)
+		return "", fmt.Errorf("asking Redis for its stats: %w", err)
 	}
-	return parseScriptCalls(string(body)), nil
+	return string(body), nil
 }
 
 // parseScriptCalls sums the calls of the script commands in INFO
@@ -173,4 +182,22 @@ func (db *benchDatabase) drop() error {
 		return fmt.Errorf("dropping database %s: %w", db.name, err)
 	}
 	return nil
+}
+
+// commits returns the transactions committed in the database so far and
+// the rows inserted, updated and deleted, from pg_stat_database (which
+// backends update at most once a second: read it after a pause).
+func (db *benchDatabase) commits(ctx context.Context) (commits, rows int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, db.adminURL)
+	if err != nil {
+		return 0, 0, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	defer conn.Close(context.Background())
+	err = conn.QueryRow(ctx, `SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = $1`, db.name).Scan(&commits, &rows)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading the statistics of %s: %w", db.name, err)
+	}
+	return commits, rows, nil
 }

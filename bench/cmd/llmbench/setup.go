@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,15 +19,15 @@ import (
 // scenario is one way of reaching the fake upstream.
 type scenario struct {
 	key, title string
-	// base is the URL the measured requests go to; slowBase where the
-	// slow upstream's streams are opened ("" skips the memory
-	// measurement).
-	base, slowBase string
-	slowModel      string
-	header         http.Header
+	// base is the URL the measured requests go to, and where the slow
+	// streams of the memory measurement are opened.
+	base   string
+	header http.Header
 	// conversations makes every worker's requests stored turns of a
 	// conversation of its own, created before each measurement.
 	conversations bool
+	// skip, when set, leaves out some loads (to keep the run short).
+	skip func(load) bool
 	// server is the process in the path (Caddy), nil when direct; admin
 	// its admin endpoint.
 	server *child
@@ -35,10 +37,15 @@ type scenario struct {
 	client      *http.Client
 }
 
+// runs reports whether load l is measured on s.
+func (s *scenario) runs(l load) bool { return s.unavailable == "" && (s.skip == nil || !s.skip(l)) }
+
 // env is what the run started, stopped in reverse order by close.
 type env struct {
 	tmp       string
-	upstream  *child // the fast fake upstream
+	upstream  *child // the fake upstream
+	redisURL  string // "" without Redis
+	db        *benchDatabase
 	cleanups  []func()
 	scenarios []*scenario
 }
@@ -73,27 +80,24 @@ func setup(ctx context.Context, o *options) (*env, error) {
 		}
 	}()
 
-	if _, err := os.Stat(o.caddyBin); err != nil && (o.wants("b") || o.wants("c") || o.wants("d")) {
+	if _, err := os.Stat(o.caddyBin); err != nil && (o.wants("b") || o.wants("c") || o.wants("d") || o.wants("m")) {
 		return nil, fmt.Errorf("the Caddy binary %s is missing; build it with ./xcaddy.sh (./xcaddy.sh bench does): %w", o.caddyBin, err)
 	}
 
-	// The fake upstreams run as subprocesses of this very binary, so that
-	// their CPU time is accounted apart from the load generator's.
-	fast, fastAddr, err := startUpstream(tmp, "upstream", o.chunks, o.chunkDelay)
+	// The fake upstream runs as a subprocess of this very binary, so that
+	// its CPU time is accounted apart from the load generator's. Its
+	// variants are the unpaced streams and the slow ones that stay open
+	// while they are counted.
+	up, upAddr, err := startUpstream(tmp, "upstream", o.chunks, o.chunkDelay,
+		fakeupstream.Variant{Model: burstModel, Chunks: o.burstChunks},
+		fakeupstream.Variant{Model: slowModel, Chunks: 1000, ChunkDelay: o.slowChunkDelay})
 	if err != nil {
 		return nil, err
 	}
-	e.upstream = fast
-	e.onClose(func() { _ = fast.stop(5 * time.Second) })
-	// The slow upstream's streams last long enough to be cancelled, not
-	// to end, while they are counted.
-	slow, slowAddr, err := startUpstream(tmp, "slow-upstream", 1000, o.slowChunkDelay)
-	if err != nil {
-		return nil, err
-	}
-	e.onClose(func() { _ = slow.stop(5 * time.Second) })
+	e.upstream = up
+	e.onClose(func() { _ = up.stop(5 * time.Second) })
 
-	maxConc := max(o.streamConcurrency, 1)
+	maxConc := max(o.streamConcurrency, o.burstConcurrency, 1)
 	for _, c := range o.concurrency {
 		maxConc = max(maxConc, c)
 	}
@@ -106,28 +110,28 @@ func setup(ctx context.Context, o *options) (*env, error) {
 	}
 
 	if o.wants("a") {
-		add(&scenario{key: "a", title: "(a) direct", base: "http://" + fastAddr})
+		add(&scenario{key: "a", title: "(a) direct", base: "http://" + upAddr})
 	}
 	if o.wants("b") {
 		s := &scenario{key: "b", title: "(b) bare Caddy"}
 		logf("starting bare Caddy")
-		srv, err := startCaddy(ctx, o.caddyBin, tmp, "caddy-bare", bareCaddyfile, caddyConfig{
-			Upstream: fastAddr, SlowUpstream: slowAddr, IdleConns: o.caddyIdleConns,
+		srv, err := startGenerated(ctx, o.caddyBin, tmp, "caddy-bare", bareCaddyfile, caddyConfig{
+			Upstream: upAddr, IdleConns: o.caddyIdleConns,
 		}, "/v1/models")
 		if err != nil {
 			s.unavailable = err.Error()
 		} else {
 			e.onClose(func() { _ = srv.proc.stop(10 * time.Second) })
-			s.base, s.slowBase, s.slowModel, s.server, s.admin = srv.base, srv.slow, fakeupstream.DefaultModel, srv.proc, srv.admin
+			s.base, s.server, s.admin = srv.base, srv.proc, srv.admin
 		}
 		add(s)
 	}
-	if !o.wants("c") && !o.wants("d") {
+	if !o.wants("c") && !o.wants("d") && !o.wants("m") {
 		ok = true
 		return e, nil
 	}
 
-	gw := gatewayConfig{fastAddr: fastAddr, slowAddr: slowAddr}
+	gw := gatewayConfig{upstreamAddr: upAddr}
 	redis, redisURL, err := startRedis(tmp)
 	if err != nil {
 		gw.unavailable = err.Error()
@@ -135,6 +139,7 @@ func setup(ctx context.Context, o *options) (*env, error) {
 		e.onClose(func() { _ = redis.stop(5 * time.Second) })
 		gw.redisURL = redisURL
 	}
+	e.redisURL = gw.redisURL
 	issuer, err := startOIDCIssuer()
 	if err != nil {
 		return nil, err
@@ -143,10 +148,10 @@ func setup(ctx context.Context, o *options) (*env, error) {
 	gw.issuer = issuer
 
 	if o.wants("c") {
-		add(gw.start(ctx, o, e, "c", "(c) gateway", ""))
+		add(gw.start(ctx, o, e, "c", "(c) gateway as shipped", ""))
 	}
 	if o.wants("d") {
-		s := &scenario{key: "d", title: "(d) gateway + PostgreSQL"}
+		s := &scenario{key: "d", title: "(d) as shipped + PostgreSQL"}
 		db, err := createDatabase(ctx, o.databaseURL)
 		if err != nil {
 			s.unavailable = "PostgreSQL: " + err.Error()
@@ -159,23 +164,37 @@ func setup(ctx context.Context, o *options) (*env, error) {
 					logf("%v", err)
 				}
 			})
-			add(gw.start(ctx, o, e, "d", s.title, db.URL))
+			e.db = db
+			s = gw.start(ctx, o, e, "d", s.title, db.URL)
+			// Persistence is measured on conversation turns at c=1 and at
+			// the lowest throughput concurrency; the rest would only
+			// lengthen the run.
+			low := slices.Min(append([]int{1 << 30}, o.concurrency...))
+			s.skip = func(l load) bool { return l.kind != plainLoad || (l.concurrency != 1 && l.concurrency != low) }
+			add(s)
 		}
+	}
+	if o.wants("m") {
+		add(gw.start(ctx, o, e, "m", "(m) gateway, minimal config", ""))
 	}
 	ok = true
 	return e, nil
 }
 
 // startUpstream runs a fake upstream in a child process of this binary.
-func startUpstream(tmp, name string, chunks int, delay time.Duration) (*child, string, error) {
+func startUpstream(tmp, name string, chunks int, delay time.Duration, variants ...fakeupstream.Variant) (*child, string, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, "", fmt.Errorf("finding this program to start the fake upstream: %w", err)
 	}
+	argv := []string{self, upstreamCommand, "-addr", "127.0.0.1:0",
+		"-chunks", strconv.Itoa(chunks), "-chunk-delay", delay.String(), "-models", fastModel}
+	for _, v := range variants {
+		argv = append(argv, "-variant", v.String())
+	}
 	c, addr, err := startChild(childSpec{
-		name: name,
-		argv: []string{self, upstreamCommand, "-addr", "127.0.0.1:0",
-			"-chunks", strconv.Itoa(chunks), "-chunk-delay", delay.String()},
+		name:  name,
+		argv:  argv,
 		ready: fakeupstream.ReadyPrefix,
 	}, tmp)
 	if err != nil {
@@ -186,31 +205,43 @@ func startUpstream(tmp, name string, chunks int, delay time.Duration) (*child, s
 
 // gatewayConfig is what the gateway scenarios share.
 type gatewayConfig struct {
-	fastAddr, slowAddr string
-	redisURL           string
-	issuer             *oidcIssuerServer
-	unavailable        string
+	upstreamAddr string
+	redisURL     string
+	issuer       *oidcIssuerServer
+	unavailable  string
 }
 
-// start runs a gateway (with PostgreSQL when databaseURL is set), creates
-// its API key and checks that chat (and for (d) conversation turns) work.
+// start runs a gateway: the repository's Caddyfile as shipped (with
+// PostgreSQL when databaseURL is set), or for (m) the benchmark's minimal
+// one; it creates its API key and checks that chat (and for (d)
+// conversation turns) work.
 func (g gatewayConfig) start(ctx context.Context, o *options, e *env, key, title, databaseURL string) *scenario {
-	s := &scenario{key: key, title: title, slowModel: slowModel, conversations: databaseURL != ""}
+	s := &scenario{key: key, title: title, conversations: databaseURL != ""}
 	if g.unavailable != "" {
 		s.unavailable = g.unavailable
 		return s
 	}
-	logf("starting the gateway for %s", title)
-	srv, err := startCaddy(ctx, o.caddyBin, e.tmp, "caddy-gateway-"+key, gatewayCaddyfile, caddyConfig{
-		Upstream: g.fastAddr, SlowUpstream: g.slowAddr,
-		RedisURL: g.redisURL, DatabaseURL: databaseURL, JWKSURL: g.issuer.JWKSURL,
-	}, "/v1/healthz")
+	logf("starting %s", title)
+	name := "caddy-gateway-" + key
+	var srv *caddyServer
+	var err error
+	if key == "m" {
+		srv, err = startGenerated(ctx, o.caddyBin, e.tmp, name, minimalCaddyfile, caddyConfig{
+			Upstream: g.upstreamAddr, RedisURL: g.redisURL, JWKSURL: g.issuer.JWKSURL,
+		}, "/v1/healthz")
+	} else {
+		var run caddyRun
+		run, err = shippedRun(o.caddyfile, filepath.Join(e.tmp, name), g, databaseURL)
+		if err == nil {
+			srv, err = startCaddy(ctx, o.caddyBin, e.tmp, run)
+		}
+	}
 	if err != nil {
 		s.unavailable = err.Error()
 		return s
 	}
 	e.onClose(func() { _ = srv.proc.stop(10 * time.Second) })
-	s.base, s.slowBase, s.server, s.admin = srv.base, srv.base, srv.proc, srv.admin
+	s.base, s.server, s.admin = srv.base, srv.proc, srv.admin
 	if err := g.prepare(ctx, s); err != nil {
 		s.unavailable = err.Error()
 		// Stopped now, so that an idle gateway does not share the cores

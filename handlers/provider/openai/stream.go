@@ -119,6 +119,12 @@ func (s *stream) Next() (provider.Chunk, error) {
 	}
 }
 
+// Ready reports whether the next chunk has already arrived from the
+// upstream, whole: Next returns it without waiting.
+func (s *stream) Ready() bool {
+	return s.err == nil && !s.closed && s.events.Ready()
+}
+
 // readError classifies a failure to read the next event.
 func (s *stream) readError(err error) *provider.Error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

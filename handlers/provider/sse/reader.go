@@ -109,6 +109,49 @@ func (r *Reader) Next() (Event, error) {
 	}
 }
 
+// Ready reports whether the next event is already in the reader's buffer,
+// complete and with non-blank data, so that Next returns it without
+// reading from the stream. A relay uses it to write the events that
+// arrived together before flushing them all at once. It may report false
+// when it cannot tell cheaply (lone CR line endings, an event longer than
+// the buffer): the caller then flushes what it wrote, as it would without
+// Ready. It never reads from the stream.
+func (r *Reader) Ready() bool {
+	if r.br == nil || r.hasPending {
+		return false
+	}
+	buf, _ := r.br.Peek(r.br.Buffered()) // never reads: Buffered bytes are there
+	hasData := false
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			return false
+		}
+		line := buf[:i]
+		buf = buf[i+1:]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if bytes.IndexByte(line, '\r') >= 0 {
+			return false
+		}
+		if len(line) == 0 {
+			if hasData {
+				return true
+			}
+			continue
+		}
+		if value, ok := bytes.CutPrefix(line, dataField); ok && (len(value) == 0 || value[0] == ':') {
+			hasData = hasData || len(bytes.TrimSpace(bytes.TrimPrefix(value, colon))) > 0
+		}
+	}
+}
+
+var (
+	dataField = []byte("data")
+	colon     = []byte(":")
+)
+
 // field processes one non-empty line.
 func (r *Reader) field(line []byte) error {
 	if line[0] == ':' {

@@ -128,3 +128,63 @@ func BenchmarkReader(b *testing.B) {
 		r.Release()
 	}
 }
+
+// Ready tells whether Next would return an event without reading: a
+// complete event with data is buffered. It never reads, and is false when
+// unsure.
+func TestReady(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		input string // what the source has delivered so far, after the first event
+		want  bool
+	}{
+		{"next event complete", "data: {\"a\":2}\n\n", true},
+		{"next event complete, CRLF", "data: {\"a\":2}\r\n\r\n", true},
+		{"next event without data colon", "data\n\n", false},
+		{"next event split", "data: {\"a\":2}\n", false},
+		{"next event half read", "data: {\"a\"", false},
+		{"nothing buffered", "", false},
+		{"a comment only, then a split event", ": ping\n\ndata: x\n", false},
+		{"a comment, then a complete event", ": ping\n\nevent: e\ndata: x\n\n", true},
+		{"blank data", "data: \n\n", false},
+		{"lone CR endings", "data: x\r\r", false},
+		{"a field named like data", "datafield: x\n\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &chunkedSource{parts: []string{"data: {\"a\":1}\n\n" + tc.input, "data: later\n\n"}}
+			r := NewReader(src, 0)
+			defer r.Release()
+			r.br = bufio.NewReaderSize(src, 4096) // other tests pool smaller buffers
+			if ev, err := r.Next(); err != nil || string(ev.Data) != `{"a":1}` {
+				t.Fatalf("first event %q, %v", ev.Data, err)
+			}
+			reads := src.reads
+			if got := r.Ready(); got != tc.want {
+				t.Errorf("Ready() = %v, want %v", got, tc.want)
+			}
+			if src.reads != reads {
+				t.Error("Ready read from the source")
+			}
+		})
+	}
+}
+
+// chunkedSource returns one part per Read, as a network connection returns
+// what has arrived.
+type chunkedSource struct {
+	parts []string
+	reads int
+}
+
+func (c *chunkedSource) Read(p []byte) (int, error) {
+	if len(c.parts) == 0 {
+		return 0, io.EOF
+	}
+	c.reads++
+	n := copy(p, c.parts[0])
+	c.parts[0] = c.parts[0][n:]
+	if c.parts[0] == "" {
+		c.parts = c.parts[1:]
+	}
+	return n, nil
+}
