@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/provider/anthropic"
+	"github.com/caddy-llm/gateway/modules/internal/cfargs"
 )
 
 func init() {
@@ -101,9 +102,9 @@ func (m *Anthropic) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		ok := true
 		switch d.Val() {
 		case "version":
-			m.Version, err = stringArg(d)
+			m.Version, err = cfargs.String(d)
 		case "default_max_tokens":
-			m.DefaultMaxTokens, err = intArg(d)
+			m.DefaultMaxTokens, err = cfargs.Int(d)
 		default:
 			ok, err = m.unmarshalOption(d)
 		}
