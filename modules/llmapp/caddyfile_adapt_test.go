@@ -86,6 +86,51 @@ func TestGoldenDefaultCaddyfile(t *testing.T) {
 	}
 }
 
+// TestGoldenCoversEveryOption reads the option names the parsers switch on
+// (case "name": in the Caddyfile parsers of this package and of
+// modules/providers) and checks that each is used by a golden Caddyfile, so
+// that a new option comes with its golden case.
+func TestGoldenCoversEveryOption(t *testing.T) {
+	var parsers []string
+	for _, pattern := range []string{"caddyfile.go", "*_caddyfile.go", "../providers/*.go"} {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsers = append(parsers, files...)
+	}
+	var inputs strings.Builder
+	goldens, _ := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
+	for _, file := range goldens {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		input, _, _ := strings.Cut(string(raw), separator)
+		inputs.WriteString(input)
+	}
+	caseLine := regexp.MustCompile(`(?m)^\s*case ("[a-z_]+"(?:, "[a-z_]+")*):`)
+	name := regexp.MustCompile(`"([a-z_]+)"`)
+	seen := 0
+	for _, file := range parsers {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range caseLine.FindAllStringSubmatch(string(src), -1) {
+			for _, n := range name.FindAllStringSubmatch(c[1], -1) {
+				seen++
+				if !regexp.MustCompile(`(?m)^\s*` + n[1] + `(\s|$)`).MatchString(inputs.String()) {
+					t.Errorf("option %s (%s) has no golden case in testdata/caddyfile_adapt", n[1], file)
+				}
+			}
+		}
+	}
+	if seen < 50 {
+		t.Fatalf("found only %d options in %v: has the parsers' layout changed?", seen, parsers)
+	}
+}
+
 // TestCaddyfileErrors checks that malformed `llm` options are refused at
 // adapt time with a message naming the problem.
 func TestCaddyfileErrors(t *testing.T) {
