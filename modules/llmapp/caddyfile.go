@@ -2,36 +2,21 @@ package llmapp
 
 import (
 	"encoding/json"
-	"strconv"
-	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/caddy-llm/gateway/modules/internal/cfargs"
 )
 
 func init() {
 	httpcaddyfile.RegisterGlobalOption("llm", parseGlobalOption)
 }
 
-// parseGlobalOption sets up the `llm` app from the global option:
-//
-//	llm {
-//		database_url             <url>...
-//		database_max_conns       <n>
-//		database_min_conns       <n>
-//		database_connect_timeout <duration>
-//		database_query_timeout   <duration>
-//		redis_url                <url>...
-//		redis_pool_size          <n>
-//		redis_timeout            <duration>
-//		redis_dial_timeout       <duration>
-//	}
-//
-// `database_url` and `redis_url` take the first non-empty of their arguments,
-// so that `database_url {$DATABASE_URL} {$DB_POSTGRESQL_WRITE_DSN}` honours
-// both variable names; no non-empty argument leaves the part embedded.
+// parseGlobalOption sets up the `llm` app from the global option, whose
+// syntax is App.UnmarshalCaddyfile's. Several `llm` options add to one
+// another: each starts from the app the previous ones built.
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	app := new(App)
 	if existing != nil {
@@ -47,10 +32,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	return httpcaddyfile.App{Name: "llm", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
-// UnmarshalCaddyfile sets up the app from the `llm` global option. The whole
-// syntax (each block's options are detailed where they are parsed):
+// UnmarshalCaddyfile sets up the app from the `llm` global option:
 //
 //	llm {
+//		# Storage
 //		database_url             <url>...
 //		database_max_conns       <n>
 //		database_min_conns       <n>
@@ -60,61 +45,45 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		redis_pool_size          <n>
 //		redis_timeout            <duration>
 //		redis_dial_timeout       <duration>
-//		media_resolve_url        <url>...
-//		media_resolve_timeout    <duration>
 //
+//		# Media references
+//		media_resolve_url     <url>...
+//		media_resolve_timeout <duration>
+//
+//		# Providers and models (providers_caddyfile.go)
 //		provider <id> openai|anthropic|mock {
-//			<the kind's options: modules/providers, e.g. base_url, api_key,
-//			 model_map, timeouts, tls_* (reverse_proxy's TLS options)>
+//			<the kind's options>
 //		}
 //		model <public id> {
-//			deployment           <provider id> [<upstream model>]
-//			owned_by             <owner>
-//			display_name         <name>
-//			context_length       <n>
-//			max_output_tokens    <n>
-//			streaming|tools|vision true|false
-//			supported_parameters <name>...
+//			<the model's options>
 //		}
+//		model_aliases <alias>=<model>[,<alias>=<model>...]...
 //		discovery_interval <duration>
 //		failure_threshold  <n>
 //		cooldown           <duration>
 //
+//		# Authentication (auth_caddyfile.go)
 //		auth {
-//			issuer          <iss>
-//			access_ttl      <duration>
-//			refresh_ttl     <duration>
-//			key_rotation    <duration>
-//			revocation_poll <duration>
-//			oidc {
-//				jwks_url          <url>...
-//				keycloak_base_url <url>...
-//				keycloak_realm    <realm>
-//				issuer            <iss>...
-//				audience          <aud>...
-//				algorithms        <alg>...
-//				leeway            <duration>
-//			}
+//			<the auth options>
 //		}
 //
+//		# MCP (mcp_caddyfile.go)
 //		mcp {
-//			stateless
-//			json_response
-//			session_timeout <duration>
-//			server <name> <url> {
-//				header  <name> <value>
-//				allow   <tool>...
-//				timeout <duration>
-//			}
+//			<the mcp options>
 //		}
 //	}
 //
-// `<url>...` options of the storage and media take the non-empty ones of
-// their arguments as candidates, of which the first that is non-empty after
-// runtime placeholders ({env.X}) are expanded is used. The `...` options of
-// auth keep only the first non-empty argument at adapt time (meant for
-// {$X} placeholders). Several `llm` options add to one another. Every option
-// has a golden test in testdata/caddyfile_adapt.
+// Each block's options are documented with its parser: provider kinds at
+// the UnmarshalCaddyfile of their modules (modules/providers), the model
+// block at ModelConfig.unmarshalCaddyfile, model_aliases at
+// App.unmarshalModelAliases, auth at AuthConfig.unmarshalCaddyfile (and
+// oidc at OIDCConfig.unmarshalCaddyfile), mcp at MCPConfig.unmarshalCaddyfile.
+//
+// `<url>...` options take their non-empty arguments as candidates, of which
+// the first that is non-empty once runtime placeholders ({env.X}) are
+// expanded is used: `database_url {env.DATABASE_URL} {env.DB_POSTGRESQL_WRITE_DSN}`
+// honours both variable names, and none leaves the part embedded. Every
+// option has a golden test in testdata/caddyfile_adapt.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
 	if d.NextArg() {
@@ -123,28 +92,63 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		var err error
 		switch d.Val() {
+		// Storage: a new option is one case here and its line above.
 		case "database_url":
-			a.DatabaseURL = candidatesArg(d)
+			a.DatabaseURL = cfargs.Candidates(d)
 		case "database_max_conns":
 			a.DatabaseMaxConns, err = int32Arg(d)
 		case "database_min_conns":
 			a.DatabaseMinConns, err = int32Arg(d)
 		case "database_connect_timeout":
-			a.DatabaseConnectTimeout, err = durationArg(d)
+			a.DatabaseConnectTimeout, err = cfargs.Duration(d)
 		case "database_query_timeout":
-			a.DatabaseQueryTimeout, err = durationArg(d)
+			a.DatabaseQueryTimeout, err = cfargs.Duration(d)
 		case "redis_url":
-			a.RedisURL = candidatesArg(d)
+			a.RedisURL = cfargs.Candidates(d)
 		case "redis_pool_size":
-			var n int32
-			n, err = int32Arg(d)
-			a.RedisPoolSize = int(n)
+			a.RedisPoolSize, err = cfargs.Int(d)
 		case "redis_timeout":
-			a.RedisTimeout, err = durationArg(d)
+			a.RedisTimeout, err = cfargs.Duration(d)
 		case "redis_dial_timeout":
-			a.RedisDialTimeout, err = durationArg(d)
+			a.RedisDialTimeout, err = cfargs.Duration(d)
+
+		// Media references.
+		case "media_resolve_url":
+			a.MediaResolveURL = cfargs.Candidates(d)
+		case "media_resolve_timeout":
+			a.MediaResolveTimeout, err = cfargs.Duration(d)
+
+		// Providers and models.
+		case "provider":
+			err = a.unmarshalProvider(d)
+		case "model":
+			var m ModelConfig
+			if err = m.unmarshalCaddyfile(d); err == nil {
+				a.Models = append(a.Models, m)
+			}
+		case "model_aliases":
+			err = a.unmarshalModelAliases(d)
+		case "discovery_interval":
+			a.DiscoveryInterval, err = cfargs.Duration(d)
+		case "failure_threshold":
+			a.FailureThreshold, err = cfargs.Int(d)
+		case "cooldown":
+			a.Cooldown, err = cfargs.Duration(d)
+
+		// Blocks of their own.
+		case "auth":
+			if a.Auth == nil {
+				a.Auth = new(AuthConfig)
+			}
+			err = a.Auth.unmarshalCaddyfile(d)
+		case "mcp":
+			if a.MCP == nil {
+				a.MCP = new(MCPConfig)
+			}
+			err = a.MCP.unmarshalCaddyfile(d)
+
 		default:
-			err = a.unmarshalMore(d)
+			err = d.Errf("unrecognized llm option '%s'", d.Val())
 		}
 		if err != nil {
 			return err
@@ -153,397 +157,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// unmarshalMore handles the subdirectives that are not about storage.
-func (a *App) unmarshalMore(d *caddyfile.Dispenser) error {
-	switch d.Val() {
-	case "provider":
-		return a.unmarshalProvider(d)
-	case "model":
-		return a.unmarshalModel(d)
-	case "model_aliases":
-		return a.unmarshalModelAliases(d)
-	case "discovery_interval":
-		var err error
-		a.DiscoveryInterval, err = durationArg(d)
-		return err
-	case "cooldown":
-		var err error
-		a.Cooldown, err = durationArg(d)
-		return err
-	case "failure_threshold":
-		n, err := int32Arg(d)
-		a.FailureThreshold = int(n)
-		return err
-	case "media_resolve_url":
-		a.MediaResolveURL = candidatesArg(d)
-		return nil
-	case "media_resolve_timeout":
-		var err error
-		a.MediaResolveTimeout, err = durationArg(d)
-		return err
-	case "mcp":
-		if a.MCP == nil {
-			a.MCP = new(MCPConfig)
-		}
-		return a.MCP.unmarshalCaddyfile(d)
-	case "auth":
-		if a.Auth == nil {
-			a.Auth = new(AuthConfig)
-		}
-		return a.Auth.unmarshalCaddyfile(d)
-	}
-	return d.Errf("unrecognized llm option '%s'", d.Val())
-}
-
-// unmarshalCaddyfile reads the auth block:
-//
-//	auth {
-//		issuer          <iss>
-//		access_ttl      <duration>
-//		refresh_ttl     <duration>
-//		key_rotation    <duration>
-//		revocation_poll <duration>
-//		guest_retention         <duration>
-//		refresh_token_retention <duration>
-//		retention_interval      <duration>
-//		oidc {
-//			jwks_url          <url>...
-//			keycloak_base_url <url>...
-//			keycloak_realm    <realm>
-//			issuer            <iss>...
-//			audience          <aud>...
-//			allow_any_audience
-//			algorithms        <alg>...
-//			leeway            <duration>
-//		}
-//	}
-//
-// Arguments marked ... take the first non-empty one, so unset environment
-// variables leave an option unset; OIDC is off without a key set URL.
-func (c *AuthConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "issuer":
-			c.Issuer = firstNonEmptyArg(d)
-		case "access_ttl":
-			c.AccessTTL, err = durationArg(d)
-		case "refresh_ttl":
-			c.RefreshTTL, err = durationArg(d)
-		case "key_rotation":
-			c.KeyRotation, err = durationArg(d)
-		case "revocation_poll":
-			c.RevocationPoll, err = durationArg(d)
-		case "guest_retention":
-			c.GuestRetention, err = durationArg(d)
-		case "refresh_token_retention":
-			c.RefreshTokenRetention, err = durationArg(d)
-		case "retention_interval":
-			c.RetentionInterval, err = durationArg(d)
-		case "oidc":
-			if c.OIDC == nil {
-				c.OIDC = new(OIDCConfig)
-			}
-			err = c.OIDC.unmarshalCaddyfile(d)
-		default:
-			err = d.Errf("unrecognized auth option '%s'", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (o *OIDCConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "jwks_url":
-			o.JWKSURL = firstNonEmptyArg(d)
-		case "keycloak_base_url":
-			o.KeycloakBaseURL = firstNonEmptyArg(d)
-		case "keycloak_realm":
-			o.KeycloakRealm = firstNonEmptyArg(d)
-		case "issuer":
-			o.Issuer = firstNonEmptyArg(d)
-		case "audience":
-			o.Audience = firstNonEmptyArg(d)
-		case "allow_any_audience":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			o.AllowAnyAudience = true
-		case "algorithms":
-			o.Algorithms = nil
-			for d.NextArg() {
-				if d.Val() != "" {
-					o.Algorithms = append(o.Algorithms, d.Val())
-				}
-			}
-		case "leeway":
-			o.Leeway, err = durationArg(d)
-		default:
-			err = d.Errf("unrecognized oidc option '%s'", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// candidatesArg returns the non-empty remaining arguments joined by spaces:
-// candidates of which the first that is non-empty after runtime placeholders
-// ({env.X}) are expanded is used.
-func candidatesArg(d *caddyfile.Dispenser) string {
-	var args []string
-	for d.NextArg() {
-		if d.Val() != "" {
-			args = append(args, d.Val())
-		}
-	}
-	return strings.Join(args, " ")
-}
-
-// unmarshalProvider reads
-//
-//	provider <id> <kind> {
-//		<the kind's options>
-//	}
-//
-// where kind is openai, anthropic or mock (module llm.providers.<kind>).
-func (a *App) unmarshalProvider(d *caddyfile.Dispenser) error {
-	// The module reads the whole segment, "provider <id> <kind> { … }",
-	// from a dispenser of its own.
-	seg := d.NewFromNextSegment()
-	seg.Next() // "provider"
-	args := seg.RemainingArgs()
-	if len(args) != 2 {
-		return seg.Errf("provider takes an id and a kind: provider <id> openai|anthropic|mock { … }")
-	}
-	id, kind := args[0], args[1]
-	info, err := caddy.GetModule("llm.providers." + kind)
-	if err != nil {
-		return seg.Errf("provider %s: unknown kind '%s'", id, kind)
-	}
-	mod, ok := info.New().(caddyfile.Unmarshaler)
-	if !ok {
-		return seg.Errf("provider kind '%s' has no Caddyfile syntax", kind)
-	}
-	seg.Reset()
-	if err := mod.UnmarshalCaddyfile(seg); err != nil {
-		return err
-	}
-	a.Providers = append(a.Providers, ProviderConfig{
-		ID:          id,
-		ProviderRaw: caddyconfig.JSONModuleObject(mod, "kind", kind, nil),
-	})
-	return nil
-}
-
-// unmarshalModel reads
-//
-//	model <id> {
-//		deployment           <provider id> [<upstream model>]
-//		owned_by             <owner>
-//		display_name         <name>
-//		context_length       <n>
-//		max_output_tokens    <n>
-//		streaming|tools|vision true|false
-//		supported_parameters <name>...
-//		default_temperature  <t>|none
-//		default_top_p        <p>|none
-//	}
-func (a *App) unmarshalModel(d *caddyfile.Dispenser) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	m := ModelConfig{ID: d.Val()}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		var err error
-		switch opt {
-		case "deployment":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.Errf("deployment takes a provider id and optionally the upstream's model name")
-			}
-			dep := DeploymentConfig{Provider: args[0]}
-			if len(args) == 2 {
-				dep.Model = args[1]
-			}
-			m.Deployments = append(m.Deployments, dep)
-		case "owned_by", "display_name":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if opt == "owned_by" {
-				m.OwnedBy = d.Val()
-			} else {
-				m.DisplayName = d.Val()
-			}
-		case "context_length", "max_output_tokens":
-			var n int32
-			if n, err = int32Arg(d); err == nil {
-				if opt == "context_length" {
-					m.ContextLength = int(n)
-				} else {
-					m.MaxOutputTokens = int(n)
-				}
-			}
-		case "streaming", "tools", "vision":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			v, perr := strconv.ParseBool(d.Val())
-			if perr != nil {
-				return d.Errf("%s takes true or false", opt)
-			}
-			switch opt {
-			case "streaming":
-				m.Streaming = &v
-			case "tools":
-				m.Tools = &v
-			case "vision":
-				m.Vision = &v
-			}
-		case "supported_parameters":
-			m.SupportedParameters = d.RemainingArgs()
-		case "default_temperature", "default_top_p":
-			err = unmarshalSamplingDefault(d, &m)
-		default:
-			return d.Errf("unrecognized model option '%s'", opt)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	a.Models = append(a.Models, m)
-	return nil
-}
-
-// firstNonEmptyArg returns the first non-empty remaining argument on the
-// line (environment placeholders that are unset expand to empty strings).
-func firstNonEmptyArg(d *caddyfile.Dispenser) string {
-	var first string
-	for d.NextArg() {
-		if first == "" && d.Val() != "" {
-			first = d.Val()
-		}
-	}
-	return first
-}
-
+// int32Arg reads the whole number of a PostgreSQL pool size, which pgx
+// takes as an int32 (cfargs.Int bounds it to one).
 func int32Arg(d *caddyfile.Dispenser) (int32, error) {
-	name := d.Val()
-	if !d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	n, err := strconv.ParseInt(d.Val(), 10, 32)
-	if err != nil || n < 0 {
-		return 0, d.Errf("'%s' needs a non-negative whole number, got '%s'", name, d.Val())
-	}
-	if d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	return int32(n), nil
-}
-
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	name := d.Val()
-	if !d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	dur, err := caddy.ParseDuration(d.Val())
-	if err != nil {
-		return 0, d.Errf("'%s': parsing duration: %v", name, err)
-	}
-	if d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	return caddy.Duration(dur), nil
-}
-
-// unmarshalCaddyfile reads the mcp block:
-//
-//	mcp {
-//		stateless
-//		json_response
-//		session_timeout <duration>
-//		servers_from <name>=<url>[,<name>=<url>...]... {
-//			header_from_env <header> <VARIABLE>
-//			timeout         <duration>
-//		}
-//		max_sessions_per_principal <n>
-//		server <name> <url> {
-//			header  <name> <value>
-//			allow   <tool>...
-//			timeout <duration>
-//		}
-//	}
-func (c *MCPConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "stateless":
-			c.Stateless = true
-		case "json_response":
-			c.JSONResponse = true
-		case "session_timeout":
-			c.SessionTimeout, err = durationArg(d)
-		case "servers_from":
-			err = c.unmarshalServersFrom(d)
-		case "max_sessions_per_principal":
-			var n int32
-			n, err = int32Arg(d)
-			c.MaxSessionsPerPrincipal = int(n)
-		case "server":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.Errf("server takes a name and a URL")
-			}
-			s := MCPServerConfig{Name: args[0], URL: args[1]}
-			for inner := d.Nesting(); d.NextBlock(inner); {
-				switch d.Val() {
-				case "header":
-					kv := d.RemainingArgs()
-					if len(kv) != 2 {
-						return d.ArgErr()
-					}
-					if s.Headers == nil {
-						s.Headers = map[string]string{}
-					}
-					s.Headers[kv[0]] = kv[1]
-				case "allow":
-					s.AllowTools = append(s.AllowTools, d.RemainingArgs()...)
-				case "timeout":
-					if s.Timeout, err = durationArg(d); err != nil {
-						return err
-					}
-				default:
-					return d.Errf("unrecognized mcp server option '%s'", d.Val())
-				}
-			}
-			c.Servers = append(c.Servers, s)
-		default:
-			err = d.Errf("unrecognized mcp option '%s'", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	n, err := cfargs.Int(d)
+	return int32(n), err
 }

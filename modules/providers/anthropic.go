@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/provider/anthropic"
+	"github.com/caddy-llm/gateway/modules/internal/cfargs"
 )
 
 func init() {
@@ -90,9 +91,12 @@ func (m *Anthropic) NewProvider(id string, repl *caddy.Replacer) (provider.Provi
 //		tls_curves <curve…>
 //	}
 //
-// The tls_* options are those of Caddy's reverse_proxy `transport http`
-// block (see Upstream.TLS); tls_trust_pool takes any tls.ca_pool.source
-// module, e.g. `tls_trust_pool file /etc/ssl/upstream-ca.pem`.
+// base_url and api_key take their first non-empty argument, so that an
+// unset {$X} leaves them unset; header and model_map may be repeated. The
+// tls_* options are those of Caddy's reverse_proxy `transport http` block
+// (see Upstream.TLS); tls_trust_pool takes any tls.ca_pool.source module,
+// e.g. `tls_trust_pool file /etc/ssl/upstream-ca.pem`.
+// The options every HTTP provider has are read by Upstream.unmarshalOption.
 func (m *Anthropic) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()              // "provider"
 	_ = d.RemainingArgs() // the id and kind, read by the llm option
@@ -101,9 +105,9 @@ func (m *Anthropic) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		ok := true
 		switch d.Val() {
 		case "version":
-			m.Version, err = stringArg(d)
+			m.Version, err = cfargs.String(d)
 		case "default_max_tokens":
-			m.DefaultMaxTokens, err = intArg(d)
+			m.DefaultMaxTokens, err = cfargs.Int(d)
 		default:
 			ok, err = m.unmarshalOption(d)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/provider/mock"
+	"github.com/caddy-llm/gateway/modules/internal/cfargs"
 )
 
 func init() {
@@ -81,22 +82,20 @@ func (m *Mock) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch d.Val() {
 		case "models":
-			m.Models = d.RemainingArgs()
-			if len(m.Models) == 0 {
-				err = d.ArgErr()
-			}
+			m.Models, err = cfargs.List(d)
 		case "name":
-			m.Name, err = stringArg(d)
+			m.Name, err = cfargs.String(d)
 		case "owned_by":
-			m.OwnedBy, err = stringArg(d)
+			m.OwnedBy, err = cfargs.String(d)
 		case "context_length":
-			m.ContextLength, err = intArg(d)
+			m.ContextLength, err = cfargs.Int(d)
 		case "max_output_tokens":
-			m.MaxOutputTokens, err = intArg(d)
+			m.MaxOutputTokens, err = cfargs.Int(d)
 		case "token_delay":
-			m.TokenDelay, err = durationArg(d)
+			m.TokenDelay, err = cfargs.Duration(d)
 		case "fallback":
 			m.Fallback = true
+			err = cfargs.Flag(d)
 		default:
 			err = d.Errf("unrecognized mock provider option '%s'", d.Val())
 		}

@@ -86,9 +86,12 @@ func (m *OpenAI) NewProvider(id string, repl *caddy.Replacer) (p provider.Provid
 //		tls_curves <curve…>
 //	}
 //
-// The tls_* options are those of Caddy's reverse_proxy `transport http`
-// block (see Upstream.TLS); tls_trust_pool takes any tls.ca_pool.source
-// module, e.g. `tls_trust_pool file /etc/ssl/upstream-ca.pem`.
+// base_url and api_key take their first non-empty argument, so that an
+// unset {$X} leaves them unset; header and model_map may be repeated. The
+// tls_* options are those of Caddy's reverse_proxy `transport http` block
+// (see Upstream.TLS); tls_trust_pool takes any tls.ca_pool.source module,
+// e.g. `tls_trust_pool file /etc/ssl/upstream-ca.pem`.
+// The options every HTTP provider has are read by Upstream.unmarshalOption.
 func (m *OpenAI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()              // "provider"
 	_ = d.RemainingArgs() // the id and kind, read by the llm option

@@ -6,13 +6,14 @@ package providers
 
 import (
 	"crypto/tls"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/caddy-llm/gateway/modules/internal/cfargs"
 )
 
 // Upstream holds the options every HTTP provider has. Its fields appear at
@@ -49,43 +50,51 @@ type Upstream struct {
 	tlsConfig *tls.Config // built from TLS in Provision
 }
 
-// unmarshalOption handles one of the shared subdirectives; ok is false when
-// the directive is not one of them.
+// unmarshalOption reads one of the options every HTTP provider has (see
+// OpenAI.UnmarshalCaddyfile); ok is false when the directive is not one of
+// them.
 func (u *Upstream) unmarshalOption(d *caddyfile.Dispenser) (ok bool, err error) {
 	switch d.Val() {
 	case "base_url":
-		u.BaseURL, err = optionalArg(d)
+		u.BaseURL = cfargs.FirstNonEmpty(d)
 	case "api_key":
-		u.APIKey, err = optionalArg(d)
+		u.APIKey = cfargs.FirstNonEmpty(d)
 	case "name":
-		u.Name, err = stringArg(d)
+		u.Name, err = cfargs.String(d)
 	case "owned_by":
-		u.OwnedBy, err = stringArg(d)
+		u.OwnedBy, err = cfargs.String(d)
 	case "header":
-		err = pairArg(d, &u.Headers)
+		err = cfargs.Pair(d, &u.Headers)
 	case "model_map":
-		err = pairArg(d, &u.ModelMap)
+		err = cfargs.Pair(d, &u.ModelMap)
 	case "discover_models":
 		u.DiscoverModels = true
+		err = cfargs.Flag(d)
+	case "connect_timeout":
+		u.ConnectTimeout, err = cfargs.Duration(d)
+	case "first_byte_timeout":
+		u.FirstByteTimeout, err = cfargs.Duration(d)
+	case "idle_timeout":
+		u.IdleTimeout, err = cfargs.Duration(d)
+	case "max_idle_conns_per_host":
+		u.MaxIdleConnsPerHost, err = cfargs.Int(d)
+	case "tls_trust_pool":
+		err = u.unmarshalTrustPool(d)
+	case "tls_client_auth":
+		err = u.unmarshalClientAuth(d)
+	case "tls_server_name":
+		u.tls().ServerName, err = cfargs.String(d)
+	case "tls_insecure_skip_verify":
+		u.tls().InsecureSkipVerify = true
+		err = cfargs.Flag(d)
+	case "tls_renegotiation":
+		u.tls().Renegotiation, err = cfargs.String(d)
+	case "tls_curves":
+		u.tls().Curves, err = cfargs.List(d)
 	default:
-		if ok, err := u.unmarshalTLS(d); ok {
-			return true, err
-		}
-		return u.unmarshalTimeout(d)
+		return false, nil
 	}
 	return true, err
-}
-
-// optionalArg reads an argument that may be missing or empty (an unset
-// environment variable): both leave the option unset.
-func optionalArg(d *caddyfile.Dispenser) (string, error) {
-	var v string
-	for d.NextArg() {
-		if v == "" {
-			v = d.Val()
-		}
-	}
-	return v, nil
 }
 
 // Timeouts are the upstream timeouts shared by the HTTP providers.
@@ -101,40 +110,6 @@ type Timeouts struct {
 	// MaxIdleConnsPerHost is how many idle upstream connections are kept
 	// (default 512).
 	MaxIdleConnsPerHost int `json:"max_idle_conns_per_host,omitempty"`
-}
-
-// unmarshalTimeout handles one timeout subdirective; ok is false when the
-// directive is not one of them.
-func (t *Timeouts) unmarshalTimeout(d *caddyfile.Dispenser) (ok bool, err error) {
-	var dst *caddy.Duration
-	switch d.Val() {
-	case "connect_timeout":
-		dst = &t.ConnectTimeout
-	case "first_byte_timeout":
-		dst = &t.FirstByteTimeout
-	case "idle_timeout":
-		dst = &t.IdleTimeout
-	case "max_idle_conns_per_host":
-		n, err := intArg(d)
-		t.MaxIdleConnsPerHost = n
-		return true, err
-	default:
-		return false, nil
-	}
-	*dst, err = durationArg(d)
-	return true, err
-}
-
-// durationArg reads a duration argument ("250ms", "1m30s", "1d").
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	if !d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	dur, err := caddy.ParseDuration(d.Val())
-	if err != nil {
-		return 0, d.Errf("parsing %s: %v", d.Val(), err)
-	}
-	return caddy.Duration(dur), nil
 }
 
 // replaced expands runtime placeholders such as {env.OPENAI_API_KEY}, so that
@@ -155,36 +130,6 @@ func replacedMap(repl *caddy.Replacer, m map[string]string) map[string]string {
 		out[k] = replaced(repl, v)
 	}
 	return out
-}
-
-func intArg(d *caddyfile.Dispenser) (int, error) {
-	if !d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	n, err := strconv.Atoi(d.Val())
-	if err != nil || n < 0 {
-		return 0, d.Errf("want a non-negative whole number, got '%s'", d.Val())
-	}
-	return n, nil
-}
-
-func stringArg(d *caddyfile.Dispenser) (string, error) {
-	if !d.NextArg() {
-		return "", d.ArgErr()
-	}
-	return d.Val(), nil
-}
-
-func pairArg(d *caddyfile.Dispenser, m *map[string]string) error {
-	args := d.RemainingArgs()
-	if len(args) != 2 {
-		return d.ArgErr()
-	}
-	if *m == nil {
-		*m = map[string]string{}
-	}
-	(*m)[args[0]] = args[1]
-	return nil
 }
 
 func dur(d caddy.Duration) time.Duration { return time.Duration(d) }

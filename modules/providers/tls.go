@@ -47,61 +47,49 @@ func (u *Upstream) tlsFor(base string) (*tls.Config, error) {
 	return u.tlsConfig, nil
 }
 
-// unmarshalTLS handles one TLS subdirective, in the vocabulary of Caddy's
-// reverse_proxy `transport http` block; ok is false when the directive is
-// not one of them.
-func (u *Upstream) unmarshalTLS(d *caddyfile.Dispenser) (ok bool, err error) {
-	name := d.Val()
-	if !strings.HasPrefix(name, "tls_") {
-		return false, nil
-	}
+// tls returns the TLS settings, creating them for the first tls_* option.
+func (u *Upstream) tls() *reverseproxy.TLSConfig {
 	if u.TLS == nil {
 		u.TLS = new(reverseproxy.TLSConfig)
 	}
-	switch name {
-	case "tls_trust_pool":
-		if !d.NextArg() {
-			return true, d.ArgErr()
-		}
-		if u.TLS.CARaw != nil {
-			return true, d.Err("tls_trust_pool given twice")
-		}
-		stem := d.Val()
-		unm, err := caddyfile.UnmarshalModule(d, "tls.ca_pool.source."+stem)
-		if err != nil {
-			return true, err
-		}
-		ca, ok := unm.(caddytls.CA)
-		if !ok {
-			return true, d.Errf("module tls.ca_pool.source.%s is not a certificate pool", stem)
-		}
-		u.TLS.CARaw = caddyconfig.JSONModuleObject(ca, "provider", stem, nil)
-	case "tls_client_auth":
-		switch args := d.RemainingArgs(); len(args) {
-		case 1:
-			u.TLS.ClientCertificateAutomate = args[0]
-		case 2:
-			u.TLS.ClientCertificateFile, u.TLS.ClientCertificateKeyFile = args[0], args[1]
-		default:
-			return true, d.ArgErr()
-		}
-	case "tls_server_name":
-		u.TLS.ServerName, err = stringArg(d)
-	case "tls_insecure_skip_verify":
-		if d.NextArg() {
-			return true, d.ArgErr()
-		}
-		u.TLS.InsecureSkipVerify = true
-	case "tls_renegotiation":
-		u.TLS.Renegotiation, err = stringArg(d)
-	case "tls_curves":
-		if u.TLS.Curves = d.RemainingArgs(); len(u.TLS.Curves) == 0 {
-			return true, d.ArgErr()
-		}
-	default:
-		return false, nil
+	return u.TLS
+}
+
+// unmarshalTrustPool reads `tls_trust_pool <source> [<args…>] [{ … }]`,
+// the trusted CAs as any tls.ca_pool.source module reads them, as in
+// reverse_proxy's `transport http` block.
+func (u *Upstream) unmarshalTrustPool(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.ArgErr()
 	}
-	return true, err
+	if u.TLS != nil && u.TLS.CARaw != nil {
+		return d.Err("tls_trust_pool given twice")
+	}
+	stem := d.Val()
+	unm, err := caddyfile.UnmarshalModule(d, "tls.ca_pool.source."+stem)
+	if err != nil {
+		return err
+	}
+	ca, ok := unm.(caddytls.CA)
+	if !ok {
+		return d.Errf("module tls.ca_pool.source.%s is not a certificate pool", stem)
+	}
+	u.tls().CARaw = caddyconfig.JSONModuleObject(ca, "provider", stem, nil)
+	return nil
+}
+
+// unmarshalClientAuth reads `tls_client_auth <cert file> <key file>` or
+// `tls_client_auth <automate name>` (a certificate Caddy manages).
+func (u *Upstream) unmarshalClientAuth(d *caddyfile.Dispenser) error {
+	switch args := d.RemainingArgs(); len(args) {
+	case 1:
+		u.tls().ClientCertificateAutomate = args[0]
+	case 2:
+		u.tls().ClientCertificateFile, u.tls().ClientCertificateKeyFile = args[0], args[1]
+	default:
+		return d.ArgErr()
+	}
+	return nil
 }
 
 // Interface guard
