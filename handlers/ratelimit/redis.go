@@ -99,15 +99,23 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *RedisLimiter {
 	if opts.QueueWait <= 0 {
 		opts.QueueWait = DefaultRedisQueueWait
 	}
-	c, ok := client.(*redis.Client)
-	if ok && !c.Options().ContextTimeoutEnabled {
+	// A cluster client has a pool of PoolSize per node; a decision talks
+	// to one node, so PoolSize in flight never waits for a connection.
+	ctxTimeouts, readTimeout, poolSize, known := true, time.Duration(0), 0, false
+	switch c := client.(type) {
+	case *redis.Client:
+		ctxTimeouts, readTimeout, poolSize, known = c.Options().ContextTimeoutEnabled, c.Options().ReadTimeout, c.Options().PoolSize, true
+	case *redis.ClusterClient:
+		ctxTimeouts, readTimeout, poolSize, known = c.Options().ContextTimeoutEnabled, c.Options().ReadTimeout, c.Options().PoolSize, true
+	}
+	if known && !ctxTimeouts {
 		opts.Logger.Warn("redis client ignores context deadlines: a hung redis can hold a rate limit decision for the client's read timeout",
-			zap.Duration("read_timeout", c.Options().ReadTimeout))
+			zap.Duration("read_timeout", readTimeout))
 	}
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 10 * runtime.GOMAXPROCS(0) // go-redis's default pool size
-		if ok && c.Options().PoolSize > 0 {
-			opts.MaxInFlight = c.Options().PoolSize
+		if poolSize > 0 {
+			opts.MaxInFlight = poolSize
 		}
 	}
 	return &RedisLimiter{
@@ -131,6 +139,37 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *RedisLimiter {
 // DialTimeout only bounds the pool's own redials in the background. It
 // returns o.
 func TuneRedisOptions(o *redis.Options, timeout time.Duration) *redis.Options {
+	if timeout <= 0 {
+		timeout = DefaultRedisTimeout
+	}
+	o.ContextTimeoutEnabled = true
+	o.MaxRetries = -1
+	o.DialerRetries = 1
+	o.ReadTimeout = timeout
+	o.WriteTimeout = timeout
+	o.PoolTimeout = timeout
+	return o
+}
+
+// TuneClusterOptions is TuneRedisOptions for a Redis Cluster client. A
+// redirect (MOVED, ASK, a node that went away) is still followed, within
+// the decision's deadline: that is how the client learns of a failover.
+func TuneClusterOptions(o *redis.ClusterOptions, timeout time.Duration) *redis.ClusterOptions {
+	if timeout <= 0 {
+		timeout = DefaultRedisTimeout
+	}
+	o.ContextTimeoutEnabled = true
+	o.MaxRetries = -1
+	o.DialerRetries = 1
+	o.ReadTimeout = timeout
+	o.WriteTimeout = timeout
+	o.PoolTimeout = timeout
+	return o
+}
+
+// TuneFailoverOptions is TuneRedisOptions for a client that finds the
+// master through Redis Sentinel.
+func TuneFailoverOptions(o *redis.FailoverOptions, timeout time.Duration) *redis.FailoverOptions {
 	if timeout <= 0 {
 		timeout = DefaultRedisTimeout
 	}

@@ -103,7 +103,7 @@ type App struct {
 	authKey       authKey
 	store         store.Store
 	storeKey      storeKey
-	redis         *redis.Client
+	redis         redis.UniversalClient
 	limiter       ratelimit.Limiter
 	redisKey      redisKey
 	gate          *inflightGate
@@ -261,7 +261,7 @@ func (a *App) Limiter() ratelimit.Limiter {
 var localLimiter = ratelimit.NewLocal()
 
 // Redis returns the Redis client, or nil when none is configured.
-func (a *App) Redis() *redis.Client { return a.redis }
+func (a *App) Redis() redis.UniversalClient { return a.redis }
 
 // FromContext returns the llm app of the config being provisioned; modules
 // call it in Provision.

@@ -14,7 +14,7 @@ import (
 // Redis look down (nor a flood of readiness checks slow the decisions), and
 // only changes of a part's state are logged.
 type readiness struct {
-	redis       *redis.Client // the health client; nil without Redis
+	redis       redis.UniversalClient // the health client; nil without Redis
 	redisNeeded atomic.Bool   // a fail_closed rate limit needs Redis to serve
 	mu          sync.Mutex
 	down        map[string]bool // each part's last state
@@ -32,7 +32,7 @@ func (a *App) Ready(ctx context.Context) map[string]error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			redisErr = a.readiness.redis.Ping(ctx).Err()
+			redisErr = pingRedis(ctx, a.readiness.redis)
 		}()
 	}
 	checks := map[string]error{"database": a.store.Ping(ctx)}
