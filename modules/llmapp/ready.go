@@ -15,7 +15,7 @@ import (
 // only changes of a part's state are logged.
 type readiness struct {
 	redis       redis.UniversalClient // the health client; nil without Redis
-	redisNeeded atomic.Bool   // a fail_closed rate limit needs Redis to serve
+	redisNeeded atomic.Bool           // a fail_closed rate limit needs Redis to serve
 	mu          sync.Mutex
 	down        map[string]bool // each part's last state
 }
