@@ -75,6 +75,9 @@ type RedisLimiter struct {
 	local     *LocalLimiter
 	turns     chan struct{} // one token per decision talking to Redis
 	queueWait time.Duration
+	// cluster is the client when it is a Redis Cluster client: its slot
+	// map is reloaded after a failed decision (see reloadTopology).
+	cluster *redis.ClusterClient
 }
 
 // NewRedis returns a limiter on client. The client should be tuned with
@@ -118,7 +121,9 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *RedisLimiter {
 			opts.MaxInFlight = poolSize
 		}
 	}
+	cluster, _ := client.(*redis.ClusterClient)
 	return &RedisLimiter{
+		cluster:   cluster,
 		rate:      redis_rate.NewLimiter(client),
 		prefix:    opts.Prefix,
 		timeout:   opts.Timeout,
@@ -226,6 +231,7 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 			// not Redis's failure.
 			return Result{}, fmt.Errorf("%w: %w", ErrOverloaded, err)
 		}
+		l.reloadTopology()
 		if l.breaker.failure() {
 			l.logger.Warn("redis circuit breaker opened; rate limits follow the failure policy until redis answers again",
 				zap.Error(err))
@@ -249,6 +255,18 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 	r.Remaining = remainingAfter(lim.emissionInterval(), burst, res.ResetAfter)
 	_, _ = l.local.Allow(ctx, key, lim) // keep this node's count
 	return r, nil
+}
+
+// reloadTopology asks a cluster client to reload its slot map after a
+// failed decision. go-redis follows MOVED replies, but a master that
+// crashed sends none: until the map is reloaded (on its own only every
+// 10 s) the client keeps dialling the dead master for its slots, long after
+// its replica took them over. The reload runs in the background, one at a
+// time, with a cooldown of go-redis's own.
+func (l *RedisLimiter) reloadTopology() {
+	if l.cluster != nil {
+		l.cluster.ReloadState(context.Background())
+	}
 }
 
 // waitTurn waits until fewer than MaxInFlight decisions talk to Redis, at

@@ -154,7 +154,9 @@ func (t redisTarget) clients(key redisKey) (client, health redis.UniversalClient
 		ratelimit.TuneClusterOptions(opts, key.Timeout)
 		h.PoolSize, h.MinIdleConns, h.ContextTimeoutEnabled, h.MaxRetries = 1, 0, true, -1
 		h.PoolTimeout, h.DialTimeout = time.Second, healthDial
-		return redis.NewClusterClient(opts), redis.NewClusterClient(&h)
+		cc := redis.NewClusterClient(opts)
+		go warmCluster(cc)
+		return cc, redis.NewClusterClient(&h)
 	case t.failover != nil:
 		opts := t.failover
 		if key.PoolSize > 0 {
@@ -180,6 +182,19 @@ func (t redisTarget) clients(key redisKey) (client, health redis.UniversalClient
 		h.PoolTimeout, h.DialTimeout = time.Second, healthDial
 		return redis.NewClient(opts), redis.NewClient(&h)
 	}
+}
+
+// warmCluster loads a new cluster client's slot map and opens its
+// connections to every master. Until then the client would do it on the
+// first decisions, under their deadline of tens of milliseconds: a burst
+// against a freshly started gateway would fail them all and open the
+// circuit breaker.
+func warmCluster(cc *redis.ClusterClient) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		return node.Ping(ctx).Err()
+	})
 }
 
 // pingRedis checks a health client: every master of a cluster must answer,
