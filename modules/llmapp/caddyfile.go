@@ -23,6 +23,8 @@ func init() {
 //		database_min_conns       <n>
 //		database_connect_timeout <duration>
 //		database_query_timeout   <duration>
+//		database_read_url        <url>...
+//		database_read_your_writes_window <duration>
 //		redis_url                <url>...
 //		redis_pool_size          <n>
 //		redis_timeout            <duration>
@@ -67,6 +69,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			a.DatabaseConnectTimeout, err = durationArg(d)
 		case "database_query_timeout":
 			a.DatabaseQueryTimeout, err = durationArg(d)
+		case "database_read_url":
+			a.DatabaseReadURL = candidatesArg(d)
+		case "database_read_your_writes_window":
+			a.DatabaseReadYourWritesWindow, err = durationArg(d)
 		case "redis_url":
 			a.RedisURL = candidatesArg(d)
 		case "redis_pool_size":

@@ -46,6 +46,8 @@ type storeKey struct {
 	MinConns       int32
 	ConnectTimeout time.Duration
 	QueryTimeout   time.Duration
+	ReadURL        string        // a read replica; empty for none
+	ReadWindow     time.Duration // read-your-writes window on the primary
 }
 
 type pooledStore struct{ store.Store }
@@ -58,13 +60,15 @@ func acquireStore(ctx context.Context, key storeKey, logger *zap.Logger) (store.
 			return pooledStore{memory.New()}, nil
 		}
 		st, err := postgres.Open(ctx, postgres.Config{
-			URL:            key.URL,
-			MaxConns:       key.MaxConns,
-			MinConns:       key.MinConns,
-			ConnectTimeout: key.ConnectTimeout,
-			QueryTimeout:   key.QueryTimeout,
-			Logger:         logger,
-			OnUnavailable:  metrics.StoreError,
+			URL:                  key.URL,
+			MaxConns:             key.MaxConns,
+			MinConns:             key.MinConns,
+			ConnectTimeout:       key.ConnectTimeout,
+			QueryTimeout:         key.QueryTimeout,
+			Logger:               logger,
+			OnUnavailable:        metrics.StoreError,
+			ReadURL:              key.ReadURL,
+			ReadYourWritesWindow: key.ReadWindow,
 		})
 		if err != nil {
 			return nil, err

@@ -49,6 +49,13 @@ type Config struct {
 	// OnUnavailable, when set, is called for every operation that failed
 	// with store.ErrUnavailable, for example to count it in a metric.
 	OnUnavailable func()
+	// ReadURL, when set, is a streaming replica of URL that serves the
+	// user-scoped list and get reads (see replica). Migrations and writes
+	// never go there.
+	ReadURL string
+	// ReadYourWritesWindow is how long a user's reads stay on the primary
+	// after that user's write. Zero means DefaultReadYourWritesWindow.
+	ReadYourWritesWindow time.Duration
 }
 
 // Store is a store.Store on PostgreSQL. It is safe for concurrent use.
@@ -58,6 +65,7 @@ type Store struct {
 	logger        *zap.Logger
 	closed        atomic.Bool
 	onUnavailable func()
+	replica       *replica // nil without a read replica
 }
 
 // Open connects to the database, checks that it answers, applies pending
@@ -117,6 +125,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if cfg.ReadURL != "" {
+		if err := s.openReplica(ctx, cfg, poolCfg); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -134,6 +148,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // returned to the pool.
 func (s *Store) Close() error {
 	if s.closed.CompareAndSwap(false, true) {
+		if s.replica != nil {
+			s.replica.close()
+		}
 		s.pool.Close()
 	}
 	return nil
