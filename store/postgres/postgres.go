@@ -54,7 +54,8 @@ type Config struct {
 	// never go there.
 	ReadURL string
 	// ReadYourWritesWindow is how long a user's reads stay on the primary
-	// after that user's write. Zero means DefaultReadYourWritesWindow.
+	// after that user's write. Zero means DefaultReadYourWritesWindow; a
+	// negative window sends every eligible read to the replica.
 	ReadYourWritesWindow time.Duration
 }
 
