@@ -44,7 +44,7 @@ func startRedisCluster(t testing.TB) *redisCluster {
 		dir := t.TempDir()
 		cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
 			"--cluster-enabled", "yes", "--cluster-config-file", dir+"/nodes.conf",
-			"--cluster-node-timeout", "1000", "--save", "", "--appendonly", "no", "--dir", dir)
+			"--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0", "--save", "", "--appendonly", "no", "--dir", dir)
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("starting redis-server: %v", err)
 		}
@@ -72,6 +72,21 @@ func startRedisCluster(t testing.TB) *redisCluster {
 	}
 	for _, p := range c.ports {
 		c.waitState(p, 15*time.Second)
+	}
+	// A replica can take over only once it has synced with its master.
+	for _, p := range c.ports {
+		n := c.node(p)
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			info, err := n.Info(context.Background(), "replication").Result()
+			if err == nil && (strings.Contains(info, "role:master") || strings.Contains(info, "master_link_status:up")) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("redis cluster replica %d did not sync with its master within 15s:\n%s", p, info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	return c
 }
@@ -133,6 +148,16 @@ func (c *redisCluster) masters() map[int]int64 {
 		out[p] = int64(len(keys))
 	}
 	return out
+}
+
+// survivor returns a node other than port.
+func (c *redisCluster) survivor(port int) int {
+	for _, p := range c.ports {
+		if p != port {
+			return p
+		}
+	}
+	return 0
 }
 
 // kill stops one node at once, as a crash would.
@@ -253,10 +278,11 @@ func TestScaleOutRedisClusterExactAcrossGatewaysAndFailover(t *testing.T) {
 	// A master holding buckets crashes; its replica is promoted.
 	lostBound := masters[victim]
 	cluster.kill(victim)
-	promoted := time.Now().Add(20 * time.Second)
+	promoted := time.Now().Add(30 * time.Second)
 	for len(cluster.masters()) != 3 {
 		if time.Now().After(promoted) {
-			t.Fatalf("no replica took over from the killed master within 20s: masters %v", cluster.masters())
+			nodes, _ := cluster.node(cluster.survivor(victim)).ClusterNodes(context.Background()).Result()
+			t.Fatalf("no replica took over from the killed master within 30s: masters %v\n%s", cluster.masters(), nodes)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
