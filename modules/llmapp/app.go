@@ -201,7 +201,7 @@ func (a *App) Start() error {
 	if a.storeKey.URL == "" {
 		a.logger.Warn("using the embedded in-memory store: users, keys and conversations do not survive a restart; set DATABASE_URL for PostgreSQL")
 	} else {
-		a.logger.Info("using PostgreSQL store")
+		a.logger.Info("using PostgreSQL store", zap.Bool("read_replica", a.storeKey.ReadURL != ""))
 	}
 	if a.redis == nil {
 		a.logger.Warn("no Redis configured: rate limits are kept in process and are exact for this node only; set REDIS_URL to share them")
