@@ -75,6 +75,9 @@ type RedisLimiter struct {
 	local     *LocalLimiter
 	turns     chan struct{} // one token per decision talking to Redis
 	queueWait time.Duration
+	// cluster is the client when it is a Redis Cluster client: its slot
+	// map is reloaded after a failed decision (see reloadTopology).
+	cluster *redis.ClusterClient
 }
 
 // NewRedis returns a limiter on client. The client should be tuned with
@@ -99,18 +102,28 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *RedisLimiter {
 	if opts.QueueWait <= 0 {
 		opts.QueueWait = DefaultRedisQueueWait
 	}
-	c, ok := client.(*redis.Client)
-	if ok && !c.Options().ContextTimeoutEnabled {
+	// A cluster client has a pool of PoolSize per node; a decision talks
+	// to one node, so PoolSize in flight never waits for a connection.
+	ctxTimeouts, readTimeout, poolSize, known := true, time.Duration(0), 0, false
+	switch c := client.(type) {
+	case *redis.Client:
+		ctxTimeouts, readTimeout, poolSize, known = c.Options().ContextTimeoutEnabled, c.Options().ReadTimeout, c.Options().PoolSize, true
+	case *redis.ClusterClient:
+		ctxTimeouts, readTimeout, poolSize, known = c.Options().ContextTimeoutEnabled, c.Options().ReadTimeout, c.Options().PoolSize, true
+	}
+	if known && !ctxTimeouts {
 		opts.Logger.Warn("redis client ignores context deadlines: a hung redis can hold a rate limit decision for the client's read timeout",
-			zap.Duration("read_timeout", c.Options().ReadTimeout))
+			zap.Duration("read_timeout", readTimeout))
 	}
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 10 * runtime.GOMAXPROCS(0) // go-redis's default pool size
-		if ok && c.Options().PoolSize > 0 {
-			opts.MaxInFlight = c.Options().PoolSize
+		if poolSize > 0 {
+			opts.MaxInFlight = poolSize
 		}
 	}
+	cluster, _ := client.(*redis.ClusterClient)
 	return &RedisLimiter{
+		cluster:   cluster,
 		rate:      redis_rate.NewLimiter(client),
 		prefix:    opts.Prefix,
 		timeout:   opts.Timeout,
@@ -131,6 +144,37 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *RedisLimiter {
 // DialTimeout only bounds the pool's own redials in the background. It
 // returns o.
 func TuneRedisOptions(o *redis.Options, timeout time.Duration) *redis.Options {
+	if timeout <= 0 {
+		timeout = DefaultRedisTimeout
+	}
+	o.ContextTimeoutEnabled = true
+	o.MaxRetries = -1
+	o.DialerRetries = 1
+	o.ReadTimeout = timeout
+	o.WriteTimeout = timeout
+	o.PoolTimeout = timeout
+	return o
+}
+
+// TuneClusterOptions is TuneRedisOptions for a Redis Cluster client. A
+// redirect (MOVED, ASK, a node that went away) is still followed, within
+// the decision's deadline: that is how the client learns of a failover.
+func TuneClusterOptions(o *redis.ClusterOptions, timeout time.Duration) *redis.ClusterOptions {
+	if timeout <= 0 {
+		timeout = DefaultRedisTimeout
+	}
+	o.ContextTimeoutEnabled = true
+	o.MaxRetries = -1
+	o.DialerRetries = 1
+	o.ReadTimeout = timeout
+	o.WriteTimeout = timeout
+	o.PoolTimeout = timeout
+	return o
+}
+
+// TuneFailoverOptions is TuneRedisOptions for a client that finds the
+// master through Redis Sentinel.
+func TuneFailoverOptions(o *redis.FailoverOptions, timeout time.Duration) *redis.FailoverOptions {
 	if timeout <= 0 {
 		timeout = DefaultRedisTimeout
 	}
@@ -187,6 +231,7 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 			// not Redis's failure.
 			return Result{}, fmt.Errorf("%w: %w", ErrOverloaded, err)
 		}
+		l.reloadTopology()
 		if l.breaker.failure() {
 			l.logger.Warn("redis circuit breaker opened; rate limits follow the failure policy until redis answers again",
 				zap.Error(err))
@@ -210,6 +255,18 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 	r.Remaining = remainingAfter(lim.emissionInterval(), burst, res.ResetAfter)
 	_, _ = l.local.Allow(ctx, key, lim) // keep this node's count
 	return r, nil
+}
+
+// reloadTopology asks a cluster client to reload its slot map after a
+// failed decision. go-redis follows MOVED replies, but a master that
+// crashed sends none: until the map is reloaded (on its own only every
+// 10 s) the client keeps dialling the dead master for its slots, long after
+// its replica took them over. The reload runs in the background, one at a
+// time, with a cooldown of go-redis's own.
+func (l *RedisLimiter) reloadTopology() {
+	if l.cluster != nil {
+		l.cluster.ReloadState(context.Background())
+	}
 }
 
 // waitTurn waits until fewer than MaxInFlight decisions talk to Redis, at

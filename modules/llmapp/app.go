@@ -53,6 +53,19 @@ type App struct {
 	DatabaseConnectTimeout caddy.Duration `json:"database_connect_timeout,omitempty"`
 	// DatabaseQueryTimeout bounds every query (default 5s).
 	DatabaseQueryTimeout caddy.Duration `json:"database_query_timeout,omitempty"`
+	// DatabaseReadURL is an optional streaming replica of DatabaseURL
+	// that serves the list and get reads of conversations, items, projects
+	// and settings; writes, authentication and migrations stay on the
+	// primary, and a user's reads stay there for
+	// DatabaseReadYourWritesWindow after that user's write through this
+	// process. While the replica does not answer, reads go to the primary
+	// (readiness reports "degraded"). Placeholders and candidates work as
+	// for DatabaseURL; empty means no replica.
+	DatabaseReadURL string `json:"database_read_url,omitempty"`
+	// DatabaseReadYourWritesWindow is how long a user's reads stay on the
+	// primary after that user's write (default 5s). It should exceed the
+	// replica's usual replay lag.
+	DatabaseReadYourWritesWindow caddy.Duration `json:"database_read_your_writes_window,omitempty"`
 
 	// RedisURL is the Redis URL (redis:// or rediss://). Empty means no
 	// Redis: rate limits are kept in process, exact for one node only.
@@ -107,7 +120,7 @@ type App struct {
 	authKey       authKey
 	store         store.Store
 	storeKey      storeKey
-	redis         *redis.Client
+	redis         redis.UniversalClient
 	limiter       ratelimit.Limiter
 	redisKey      redisKey
 	gate          *inflightGate
@@ -143,6 +156,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		MinConns:       a.DatabaseMinConns,
 		ConnectTimeout: orDefault(time.Duration(a.DatabaseConnectTimeout), defaultDBConnectTimeout),
 		QueryTimeout:   orDefault(time.Duration(a.DatabaseQueryTimeout), defaultDBQueryTimeout),
+		ReadURL:        firstCandidate(repl, a.DatabaseReadURL),
+		ReadWindow:     time.Duration(a.DatabaseReadYourWritesWindow),
 	}
 	if databaseURL == "" {
 		a.storeKey = storeKey{} // the embedded store has one key whatever the tuning
@@ -192,7 +207,7 @@ func (a *App) Start() error {
 	if a.storeKey.URL == "" {
 		a.logger.Warn("using the embedded in-memory store: users, keys and conversations do not survive a restart; set DATABASE_URL for PostgreSQL")
 	} else {
-		a.logger.Info("using PostgreSQL store")
+		a.logger.Info("using PostgreSQL store", zap.Bool("read_replica", a.storeKey.ReadURL != ""))
 	}
 	if a.redis == nil {
 		a.logger.Warn("no Redis configured: rate limits are kept in process and are exact for this node only; set REDIS_URL to share them")
@@ -267,7 +282,7 @@ func (a *App) Limiter() ratelimit.Limiter {
 var localLimiter = ratelimit.NewLocal()
 
 // Redis returns the Redis client, or nil when none is configured.
-func (a *App) Redis() *redis.Client { return a.redis }
+func (a *App) Redis() redis.UniversalClient { return a.redis }
 
 // FromContext returns the llm app of the config being provisioned; modules
 // call it in Provision.

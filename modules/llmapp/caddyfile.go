@@ -41,6 +41,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		database_min_conns       <n>
 //		database_connect_timeout <duration>
 //		database_query_timeout   <duration>
+//		database_read_url        <url>...
+//		database_read_your_writes_window <duration>
 //		redis_url                <url>...
 //		redis_pool_size          <n>
 //		redis_timeout            <duration>
@@ -103,6 +105,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			a.DatabaseConnectTimeout, err = cfargs.Duration(d)
 		case "database_query_timeout":
 			a.DatabaseQueryTimeout, err = cfargs.Duration(d)
+		case "database_read_url":
+			a.DatabaseReadURL = cfargs.Candidates(d)
+		case "database_read_your_writes_window":
+			a.DatabaseReadYourWritesWindow, err = cfargs.Duration(d)
 		case "redis_url":
 			a.RedisURL = cfargs.Candidates(d)
 		case "redis_pool_size":

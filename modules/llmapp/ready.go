@@ -14,8 +14,8 @@ import (
 // Redis look down (nor a flood of readiness checks slow the decisions), and
 // only changes of a part's state are logged.
 type readiness struct {
-	redis       *redis.Client // the health client; nil without Redis
-	redisNeeded atomic.Bool   // a fail_closed rate limit needs Redis to serve
+	redis       redis.UniversalClient // the health client; nil without Redis
+	redisNeeded atomic.Bool           // a fail_closed rate limit needs Redis to serve
 	mu          sync.Mutex
 	down        map[string]bool // each part's last state
 }
@@ -32,11 +32,24 @@ func (a *App) Ready(ctx context.Context) map[string]error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			redisErr = a.readiness.redis.Ping(ctx).Err()
+			redisErr = pingRedis(ctx, a.readiness.redis)
+		}()
+	}
+	var replicaErr error
+	rp, hasReplica := a.store.(replicaPinger)
+	hasReplica = hasReplica && rp.HasReplica()
+	if hasReplica {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replicaErr = rp.PingReplica(ctx)
 		}()
 	}
 	checks := map[string]error{"database": a.store.Ping(ctx)}
 	wg.Wait()
+	if hasReplica {
+		checks["database_replica"] = replicaErr
+	}
 	if a.readiness.redis != nil {
 		checks["redis"] = redisErr
 	}
@@ -67,7 +80,15 @@ func (a *App) Ready(ctx context.Context) map[string]error {
 // an outage they all share would turn it into a full outage. Unless a
 // fail_closed limit refuses requests without Redis: then it is required.
 func (a *App) Degradable(part string) bool {
-	return part == "redis" && !a.readiness.redisNeeded.Load()
+	// A read replica that is down has its reads served by the primary.
+	return part == "redis" && !a.readiness.redisNeeded.Load() || part == "database_replica"
+}
+
+// replicaPinger is a store with an optional read replica (the PostgreSQL
+// store).
+type replicaPinger interface {
+	HasReplica() bool
+	PingReplica(ctx context.Context) error
 }
 
 // RequireRedis marks Redis as required for readiness; a rate limit that

@@ -43,6 +43,7 @@ FOR SHARE`, userID, publicID).Scan(&id)
 
 // CreateConversation implements store.ConversationStore.
 func (s *Store) CreateConversation(ctx context.Context, c store.Conversation, items []store.Item) (store.Conversation, []store.Item, error) {
+	defer s.wrote(c.UserID) // read your writes: see replica
 	if c.PublicID == "" {
 		c.PublicID = store.NewPublicID(store.PrefixConversation)
 	}
@@ -84,9 +85,10 @@ RETURNING `+conversationColumns,
 
 // GetConversation implements store.ConversationStore.
 func (s *Store) GetConversation(ctx context.Context, userID int64, publicID string) (store.Conversation, error) {
+	db := s.reader(userID) // the replica unless this user just wrote
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	c, err := scanConversation(s.pool.QueryRow(qctx, `
+	c, err := scanConversation(db.QueryRow(qctx, `
 SELECT `+conversationColumns+` FROM conversations c
 WHERE c.user_id = $1 AND c.public_id = $2`, userID, publicID))
 	if err != nil {
@@ -97,6 +99,7 @@ WHERE c.user_id = $1 AND c.public_id = $2`, userID, publicID))
 
 // ListConversations implements store.ConversationStore.
 func (s *Store) ListConversations(ctx context.Context, userID int64, opts store.ListOptions) (store.Page[store.Conversation], int, error) {
+	db := s.reader(userID) // the replica unless this user just wrote
 	const op = "listing conversations"
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -109,7 +112,7 @@ func (s *Store) ListConversations(ctx context.Context, userID int64, opts store.
 			id        int64
 		)
 		// A conversation deleted since still marks its place.
-		err := s.pool.QueryRow(qctx, `
+		err := db.QueryRow(qctx, `
 SELECT created_at, id FROM conversations WHERE user_id = $1 AND public_id = $2
 UNION ALL
 SELECT created_at, sort_key FROM list_tombstones WHERE user_id = $1 AND public_id = $2 AND parent_id IS NULL
@@ -124,7 +127,7 @@ LIMIT 1`, userID, opts.After).Scan(&createdAt, &id)
 		args = append(args, createdAt, id)
 	}
 	query += ` ORDER BY c.created_at ` + dir + `, c.id ` + dir + ` LIMIT $2`
-	rows, err := s.pool.Query(qctx, query, args...)
+	rows, err := db.Query(qctx, query, args...)
 	if err != nil {
 		return store.Page[store.Conversation]{}, 0, s.mapErr(ctx, op, err)
 	}
@@ -133,7 +136,7 @@ LIMIT 1`, userID, opts.After).Scan(&createdAt, &id)
 		return store.Page[store.Conversation]{}, 0, s.mapErr(ctx, op, err)
 	}
 	var total int
-	if err := s.pool.QueryRow(qctx, `SELECT count(*) FROM conversations WHERE user_id = $1`, userID).Scan(&total); err != nil {
+	if err := db.QueryRow(qctx, `SELECT count(*) FROM conversations WHERE user_id = $1`, userID).Scan(&total); err != nil {
 		return store.Page[store.Conversation]{}, 0, s.mapErr(ctx, op, err)
 	}
 	return page, total, nil
@@ -141,6 +144,7 @@ LIMIT 1`, userID, opts.After).Scan(&createdAt, &id)
 
 // UpdateConversation implements store.ConversationStore.
 func (s *Store) UpdateConversation(ctx context.Context, userID int64, publicID string, patch store.ConversationPatch, now time.Time) (store.Conversation, error) {
+	defer s.wrote(userID) // read your writes: see replica
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var metadata any // NULL keeps the stored metadata
@@ -185,6 +189,7 @@ RETURNING `+conversationColumns,
 // DeleteConversation implements store.ConversationStore. Its items go with
 // it (ON DELETE CASCADE).
 func (s *Store) DeleteConversation(ctx context.Context, userID int64, publicID string) error {
+	defer s.wrote(userID) // read your writes: see replica
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	// The tombstone keeps the conversation's place for cursors naming it.
@@ -205,6 +210,7 @@ SELECT public_id, user_id, created_at, id FROM gone`, userID, publicID, store.To
 
 // SetConversationTitleIfEmpty implements store.ConversationStore.
 func (s *Store) SetConversationTitleIfEmpty(ctx context.Context, userID int64, publicID string, title string) (store.Conversation, error) {
+	defer s.wrote(userID) // read your writes: see replica
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	c, err := scanConversation(s.pool.QueryRow(qctx, `

@@ -68,6 +68,7 @@ RETURNING `+itemColumns,
 // one round trip and one commit): a chat turn appends twice, and each commit
 // waits for the disk.
 func (s *Store) AppendItems(ctx context.Context, userID int64, convPublicID string, items []store.Item) ([]store.Item, error) {
+	defer s.wrote(userID) // read your writes: see replica
 	if len(items) == 0 {
 		return s.appendNothing(ctx, userID, convPublicID)
 	}
@@ -145,6 +146,7 @@ WHERE user_id = $1 AND public_id = $2 RETURNING id`, userID, convPublicID).Scan(
 // ListItems implements store.ConversationStore. Items are ordered by
 // position, the order of their appends.
 func (s *Store) ListItems(ctx context.Context, userID int64, convPublicID string, opts store.ListOptions) (store.Page[store.Item], error) {
+	db := s.reader(userID) // the replica unless this user just wrote
 	const op = "listing items"
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -152,7 +154,7 @@ func (s *Store) ListItems(ctx context.Context, userID int64, convPublicID string
 		convID   int64
 		position *int64
 	)
-	err := s.pool.QueryRow(qctx, `
+	err := db.QueryRow(qctx, `
 SELECT c.id, COALESCE(i.position, t.sort_key) FROM conversations c
 LEFT JOIN conversation_items i ON i.conversation_id = c.id AND i.public_id = $3
 LEFT JOIN list_tombstones t ON t.parent_id = c.id AND t.public_id = $3
@@ -171,7 +173,7 @@ WHERE c.user_id = $1 AND c.public_id = $2`, userID, convPublicID, opts.After).Sc
 		args = append(args, *position)
 	}
 	query += ` ORDER BY i.position ` + dir + ` LIMIT $2`
-	rows, err := s.pool.Query(qctx, query, args...)
+	rows, err := db.Query(qctx, query, args...)
 	if err != nil {
 		return store.Page[store.Item]{}, s.mapErr(ctx, op, err)
 	}
@@ -184,9 +186,10 @@ WHERE c.user_id = $1 AND c.public_id = $2`, userID, convPublicID, opts.After).Sc
 
 // GetItem implements store.ConversationStore.
 func (s *Store) GetItem(ctx context.Context, userID int64, convPublicID, itemPublicID string) (store.Item, error) {
+	db := s.reader(userID) // the replica unless this user just wrote
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	it, err := scanItem(s.pool.QueryRow(qctx, `
+	it, err := scanItem(db.QueryRow(qctx, `
 SELECT `+itemColumns+` FROM conversation_items i
 JOIN conversations c ON c.id = i.conversation_id
 WHERE c.user_id = $1 AND c.public_id = $2 AND i.public_id = $3`, userID, convPublicID, itemPublicID))
@@ -198,6 +201,7 @@ WHERE c.user_id = $1 AND c.public_id = $2 AND i.public_id = $3`, userID, convPub
 
 // DeleteItem implements store.ConversationStore.
 func (s *Store) DeleteItem(ctx context.Context, userID int64, convPublicID, itemPublicID string) error {
+	defer s.wrote(userID) // read your writes: see replica
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	// The tombstone keeps the item's place for cursors naming it.

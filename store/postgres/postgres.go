@@ -50,6 +50,14 @@ type Config struct {
 	// OnUnavailable, when set, is called for every operation that failed
 	// with store.ErrUnavailable, for example to count it in a metric.
 	OnUnavailable func()
+	// ReadURL, when set, is a streaming replica of URL that serves the
+	// user-scoped list and get reads (see replica). Migrations and writes
+	// never go there.
+	ReadURL string
+	// ReadYourWritesWindow is how long a user's reads stay on the primary
+	// after that user's write. Zero means DefaultReadYourWritesWindow; a
+	// negative window sends every eligible read to the replica.
+	ReadYourWritesWindow time.Duration
 }
 
 // Store is a store.Store on PostgreSQL. It is safe for concurrent use.
@@ -59,6 +67,7 @@ type Store struct {
 	logger        *zap.Logger
 	closed        atomic.Bool
 	onUnavailable func()
+	replica       *replica // nil without a read replica
 
 	// migrated is set once the schema is up to date; until then every
 	// operation fails with store.ErrUnavailable (errNotMigrated).
@@ -151,6 +160,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if cfg.ReadURL != "" {
+		if err := s.openReplica(ctx, cfg, poolCfg); err != nil {
+			s.Close() // stops the background migration too
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -222,6 +237,9 @@ func (s *Store) Close() error {
 	if s.closed.CompareAndSwap(false, true) {
 		s.stopMigrating()
 		s.migrating.Wait()
+		if s.replica != nil {
+			s.replica.close()
+		}
 		s.pool.Close()
 	}
 	return nil

@@ -22,6 +22,7 @@ func scanProject(row pgx.Row) (store.Project, error) {
 // CreateProject implements store.ProjectStore. Names are unique per user
 // ignoring case (see the migration), so a clash is store.ErrConflict.
 func (s *Store) CreateProject(ctx context.Context, p store.Project) (store.Project, error) {
+	defer s.wrote(p.UserID) // read your writes: see replica
 	if p.PublicID == "" {
 		p.PublicID = store.NewPublicID(store.PrefixProject)
 	}
@@ -40,9 +41,10 @@ RETURNING `+projectColumns,
 
 // GetProject implements store.ProjectStore.
 func (s *Store) GetProject(ctx context.Context, userID int64, publicID string) (store.Project, error) {
+	db := s.reader(userID) // the replica unless this user just wrote
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	p, err := scanProject(s.pool.QueryRow(qctx, `
+	p, err := scanProject(db.QueryRow(qctx, `
 SELECT `+projectColumns+` FROM projects
 WHERE user_id = $1 AND public_id = $2 AND deleted_at IS NULL`, userID, publicID))
 	if err != nil {
@@ -53,6 +55,7 @@ WHERE user_id = $1 AND public_id = $2 AND deleted_at IS NULL`, userID, publicID)
 
 // ListProjects implements store.ProjectStore.
 func (s *Store) ListProjects(ctx context.Context, userID int64, opts store.ListOptions) (store.Page[store.Project], error) {
+	db := s.reader(userID) // the replica unless this user just wrote
 	const op = "listing projects"
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -64,7 +67,7 @@ func (s *Store) ListProjects(ctx context.Context, userID int64, opts store.ListO
 			createdAt time.Time
 			id        int64
 		)
-		err := s.pool.QueryRow(qctx, `
+		err := db.QueryRow(qctx, `
 SELECT created_at, id FROM projects
 WHERE user_id = $1 AND public_id = $2`, userID, opts.After).Scan(&createdAt, &id)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -77,7 +80,7 @@ WHERE user_id = $1 AND public_id = $2`, userID, opts.After).Scan(&createdAt, &id
 		args = append(args, createdAt, id)
 	}
 	query += ` ORDER BY created_at ` + dir + `, id ` + dir + ` LIMIT $2`
-	rows, err := s.pool.Query(qctx, query, args...)
+	rows, err := db.Query(qctx, query, args...)
 	if err != nil {
 		return store.Page[store.Project]{}, s.mapErr(ctx, op, err)
 	}
@@ -91,6 +94,7 @@ WHERE user_id = $1 AND public_id = $2`, userID, opts.After).Scan(&createdAt, &id
 // UpdateProject implements store.ProjectStore. Archiving a project that is
 // already archived keeps its ArchivedAt.
 func (s *Store) UpdateProject(ctx context.Context, userID int64, publicID string, patch store.ProjectPatch, now time.Time) (store.Project, error) {
+	defer s.wrote(userID) // read your writes: see replica
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	p, err := scanProject(s.pool.QueryRow(qctx, `
@@ -115,6 +119,7 @@ RETURNING `+projectColumns,
 // DeleteProject implements store.ProjectStore. The project's conversations
 // are kept and leave the project, in the same transaction.
 func (s *Store) DeleteProject(ctx context.Context, userID int64, publicID string, now time.Time) error {
+	defer s.wrote(userID) // read your writes: see replica
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	err := pgx.BeginFunc(qctx, s.pool, func(tx pgx.Tx) error {

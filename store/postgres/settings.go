@@ -31,9 +31,10 @@ func settingsArgs(us *store.UserSettings) []any {
 
 // GetSettings implements store.SettingsStore.
 func (s *Store) GetSettings(ctx context.Context, userID int64) (store.UserSettings, error) {
+	db := s.reader(userID) // the replica unless this user just wrote
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	us, err := scanSettings(s.pool.QueryRow(qctx, `SELECT `+settingsColumns+` FROM user_settings WHERE user_id = $1`, userID))
+	us, err := scanSettings(db.QueryRow(qctx, `SELECT `+settingsColumns+` FROM user_settings WHERE user_id = $1`, userID))
 	if err != nil {
 		return store.UserSettings{}, s.mapErr(ctx, "getting settings", err)
 	}
@@ -46,6 +47,7 @@ func (s *Store) GetSettings(ctx context.Context, userID int64) (store.UserSettin
 // on the result of the previous. An error of apply rolls everything back,
 // the defaults included.
 func (s *Store) UpdateSettings(ctx context.Context, userID int64, defaults store.UserSettings, apply func(*store.UserSettings) error) (store.UserSettings, error) {
+	defer s.wrote(userID) // read your writes: see replica
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var (
