@@ -23,7 +23,8 @@ const DefaultReplyWriteTimeout = 5 * time.Second
 // send "conversation" (an id or {"id"}) and "store" with a chat request, and
 // expect the user message and the assistant reply appended to it and a
 // conversation {id, title} in the answer (in a stream, one extra chunk just
-// before [DONE]). handlers/turns implements it on the store.
+// before [DONE]). Recorder implements it on the store, with the conversation
+// domain (handlers/conversation).
 //
 // The gateway never forwards "conversation" nor "store" upstream.
 type ConversationRecorder interface {

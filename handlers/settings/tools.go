@@ -3,6 +3,7 @@ package settings
 import (
 	"context"
 
+	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/store"
 )
 
@@ -16,7 +17,7 @@ type ToolPolicy struct {
 
 // ToolsEnabled reports the user's enable_tools setting.
 func (t ToolPolicy) ToolsEnabled(ctx context.Context, userID int64) (bool, error) {
-	s, err := Load(ctx, t.Store, userID)
+	s, err := conversation.LoadSettings(ctx, t.Store, userID)
 	if err != nil {
 		return true, err
 	}
