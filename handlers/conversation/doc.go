@@ -1,8 +1,8 @@
 // Package conversation is the gateway's conversation domain: the item
 // vocabulary (roles, content part types), the items a turn stores, the
 // system messages composed from a project's instruction and a user's
-// profile, the settings a user has before storing any, and the recording of
-// turns (Recorder).
+// profile, the settings a user has before storing any and the one that acts
+// on chat (ToolPolicy), and the recording of turns (Recorder).
 //
 // It imports no HTTP package: the HTTP adapters (handlers/chat,
 // handlers/conversations, handlers/settings, and later handlers/responses
