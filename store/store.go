@@ -64,6 +64,15 @@ type Store interface {
 	Close() error
 }
 
+// InProcess is implemented by a store whose queries run in the calling
+// process without I/O (the in-memory store). Callers that would run
+// independent queries concurrently run them one after another on it: there a
+// goroutine costs more than the microseconds a query takes.
+type InProcess interface {
+	// InProcess reports whether the store's queries are in-process.
+	InProcess() bool
+}
+
 // User kinds.
 const (
 	UserKindGuest = "guest"

@@ -16,7 +16,6 @@ import (
 	"github.com/caddy-llm/gateway/handlers/openai"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/handlers/provider"
-	"github.com/caddy-llm/gateway/handlers/turns"
 	"github.com/caddy-llm/gateway/store"
 	"github.com/caddy-llm/gateway/store/storetest"
 )
@@ -98,7 +97,7 @@ func BenchmarkChatTurnWithPersistence(b *testing.B) {
 					b.Fatal(err)
 				}
 				h := benchHandler(b)
-				rec := &timedRecorder{rec: &turns.Recorder{Store: st}}
+				rec := &timedRecorder{rec: &chat.Recorder{Store: st}}
 				h.Conversations = rec
 				body := strings.Replace(kind.body, `"messages"`, `"conversation":"`+conv.PublicID+`","messages"`, 1)
 				benchmarkChat(b, h, principal.With(b.Context(), &principal.Principal{UserID: u.ID}), body)

@@ -58,11 +58,12 @@ type Handler struct {
 	ReplyWriteTimeout time.Duration
 }
 
-// MediaResolver rewrites a validated request body, replacing media
-// references by URLs a provider can fetch. It returns body itself when there
-// is nothing to resolve, and an error in the spec's shape otherwise.
+// MediaResolver resolves the media references of a validated request body
+// to URLs a provider can fetch. It returns the body's messages array with
+// the references resolved and changed true, nil and false when there is
+// nothing to resolve, and an error in the spec's shape otherwise.
 type MediaResolver interface {
-	ResolveBody(ctx context.Context, r *http.Request, body []byte) ([]byte, *apierr.Error)
+	ResolveMessages(ctx context.Context, r *http.Request, body []byte) (messages []byte, changed bool, aerr *apierr.Error)
 }
 
 // Register adds the handler's route to mux. Wrong methods are left to the
@@ -118,44 +119,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	clientBody, clientReq := body, chatReq
+	// The request is parsed once: media resolution, the turn and the
+	// adjustments all describe their changes to the body as one Adjustment,
+	// applied last.
+	adj := openai.Adjustment{Temperature: model.DefaultTemperature, TopP: model.DefaultTopP}
 	if h.Media != nil {
-		resolved, aerr := h.Media.ResolveBody(r.Context(), r, body)
+		messages, changed, aerr := h.Media.ResolveMessages(r.Context(), r, body)
+		if aerr == nil && changed {
+			// The media service wrote these messages: they are validated
+			// as the client's were.
+			aerr = openai.ValidateMessages(messages)
+		}
 		if aerr != nil {
 			h.reject(w, o, aerr)
 			return
 		}
-		if len(resolved) != len(body) || (len(body) > 0 && &resolved[0] != &body[0]) {
-			// The messages changed: parse again for the positions the
-			// upstream body is built from.
-			if chatReq, aerr = openai.ParseChatRequest(resolved); aerr != nil {
-				h.reject(w, o, aerr)
-				return
-			}
-			body = resolved
+		if changed {
+			adj.Messages = messages
 		}
 	}
 	var turn Turn
 	if h.Conversations != nil && wantsTurn(chatReq) {
 		// Begun last, once nothing else can refuse the request: it writes
-		// the user message. It gets the client's own body, so that media
+		// the user message. It reads the client's own body, so that media
 		// are stored by their stable jan_… ids, not by resolved URLs.
-		if turn, aerr = h.Conversations.BeginTurn(r.Context(), p, clientReq, clientBody); aerr != nil {
+		if turn, aerr = h.Conversations.BeginTurn(r.Context(), p, chatReq, body); aerr != nil {
 			h.reject(w, o, aerr)
 			return
 		}
-		if system := systemMessages(turn); len(system) > 0 {
-			if body, chatReq, aerr = withSystemMessages(body, system); aerr != nil {
-				h.reject(w, o, aerr)
-				return
-			}
-		}
+		adj.SystemMessages = turn.SystemMessages()
 	}
-	body = chatReq.Adjust(body, openai.Adjustment{
-		Temperature: model.DefaultTemperature,
-		TopP:        model.DefaultTopP,
-		DropTools:   chatReq.HasToolMembers() && !h.toolsEnabled(r, p),
-	})
+	adj.DropTools = chatReq.HasToolMembers() && !h.toolsEnabled(r, p)
+	body = chatReq.Adjust(body, adj)
 	req := &provider.Request{
 		Body:        body,
 		Chat:        chatReq,

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/chat"
 	"github.com/caddy-llm/gateway/handlers/provider"
@@ -317,15 +319,16 @@ func TestTraceContextPropagated(t *testing.T) {
 // fakeMedia resolves "jan_" ids to https URLs, refuses "jan_forbidden".
 type fakeMedia struct{ calls int }
 
-func (m *fakeMedia) ResolveBody(ctx context.Context, r *http.Request, body []byte) ([]byte, *apierr.Error) {
+func (m *fakeMedia) ResolveMessages(ctx context.Context, r *http.Request, body []byte) ([]byte, bool, *apierr.Error) {
 	m.calls++
 	if strings.Contains(string(body), "jan_forbidden") {
-		return nil, apierr.New(http.StatusForbidden, "media_forbidden", "not your media")
+		return nil, false, apierr.New(http.StatusForbidden, "media_forbidden", "not your media")
 	}
 	if !strings.Contains(string(body), "jan_") {
-		return body, nil
+		return nil, false, nil
 	}
-	return []byte(strings.ReplaceAll(string(body), "jan_01abc", "https://media.example/01abc.png")), nil
+	messages := gjson.GetBytes(body, "messages").Raw
+	return []byte(strings.ReplaceAll(messages, "jan_01abc", "https://media.example/01abc.png")), true, nil
 }
 
 func TestMediaReferencesResolvedBeforeUpstream(t *testing.T) {
@@ -349,5 +352,29 @@ func TestMediaReferencesResolvedBeforeUpstream(t *testing.T) {
 	}
 	if len(up.Requests()) != 1 {
 		t.Errorf("a refused request reached the upstream")
+	}
+}
+
+// badMedia is a media service that answers messages no client could send.
+type badMedia struct{}
+
+func (badMedia) ResolveMessages(context.Context, *http.Request, []byte) ([]byte, bool, *apierr.Error) {
+	return []byte(`[{"role":"bogus","content":"x"}]`), true, nil
+}
+
+// The request is parsed once, but messages the media service wrote are
+// validated as the client's: they never reach the upstream unchecked.
+func TestResolvedMessagesAreValidated(t *testing.T) {
+	up := providertest.NewUpstream(t, &providertest.OpenAIServer{})
+	g := newGateway(t, []provider.Provider{openAIProvider(t, "up", up.URL)}, provider.RouterConfig{}, func(h *chat.Handler) { h.Media = badMedia{} })
+	resp := g.post(t, `{"model":"jan-v1-4b","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"jan_01abc"}}]}]}`)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", resp.StatusCode)
+	}
+	if e := decodeError(t, resp.Body); e.Error.Param != "messages[0].role" {
+		t.Errorf("error %+v, want one about messages[0].role", e.Error)
+	}
+	if n := len(up.Requests()); n != 0 {
+		t.Errorf("%d requests reached the upstream", n)
 	}
 }

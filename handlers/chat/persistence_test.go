@@ -20,11 +20,10 @@ import (
 	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/provider/providertest"
 	"github.com/caddy-llm/gateway/handlers/settings"
-	"github.com/caddy-llm/gateway/handlers/turns"
 	"github.com/caddy-llm/gateway/store"
 )
 
-// turnGateway is the chat handler recording turns with turns.Recorder, and
+// turnGateway is the chat handler recording turns with chat.Recorder, and
 // the conversations, projects and settings routes, on one store, for the
 // users alice and bob of httpxtest.
 type turnGateway struct {
@@ -47,7 +46,7 @@ func newTurnGateway(t *testing.T, st store.Store, upstream http.Handler, recorde
 		rs = recorderStore[0]
 	}
 	obs := &observer{}
-	h := &chat.Handler{Router: router, Observer: obs, Conversations: &turns.Recorder{Store: rs}}
+	h := &chat.Handler{Router: router, Observer: obs, Conversations: &chat.Recorder{Store: rs}}
 	s := httpxtest.NewServer(t, st, h,
 		&convhandler.Handler{Store: st}, &projects.Handler{Store: st}, &settings.Handler{Store: st})
 	return &turnGateway{Server: s, up: up, observed: obs}
@@ -581,7 +580,7 @@ type noStore struct{ store.Store }
 func TestChatWithoutTurnNeverTouchesTheStore(t *testing.T) {
 	up := providertest.NewUpstream(t, &providertest.OpenAIServer{})
 	g := newGateway(t, []provider.Provider{openAIProvider(t, "up", up.URL)}, provider.RouterConfig{}, func(h *chat.Handler) {
-		h.Conversations = &turns.Recorder{Store: noStore{}}
+		h.Conversations = &chat.Recorder{Store: noStore{}}
 	})
 	for _, body := range []string{chatBody("Hi", ""), chatBody("Hi", `,"stream":true`), chatBody("Hi", `,"store":false`)} {
 		if resp := g.post(t, body); resp.StatusCode != http.StatusOK {

@@ -1,9 +1,7 @@
 package chat
 
 import (
-	"encoding/json"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/caddy-llm/gateway/handlers/openai"
@@ -83,46 +81,6 @@ func TestCompletionReply(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := completionReply([]byte(tt.body)); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("reply %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestWithSystemMessages(t *testing.T) {
-	tests := []struct {
-		name, body string
-		system     []string
-		want       string
-	}{
-		{"one", `{"model":"m","messages":[{"role":"user","content":"Hi"}],"x":{"keep": [1, 2]}}`, []string{"Be brief."},
-			`{"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"x":{"keep": [1, 2]}}`},
-		{"two, in order, before the client's own system message", `{"messages": [ {"role":"system","content":"Client"} , {"role":"user","content":"Hi"} ] ,"model":"m"}`,
-			[]string{"Project <rule> & \"quote\"", "Profile\nline"},
-			`{"messages": [{"role":"system","content":"Project \u003crule\u003e \u0026 \"quote\""},{"role":"system","content":"Profile\nline"}, {"role":"system","content":"Client"} , {"role":"user","content":"Hi"} ] ,"model":"m"}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			orig := []byte(tt.body)
-			if _, aerr := openai.ParseChatRequest(orig); aerr != nil {
-				t.Fatal(aerr)
-			}
-			got, req, aerr := withSystemMessages(orig, tt.system)
-			if aerr != nil {
-				t.Fatal(aerr)
-			}
-			if string(got) != tt.want {
-				t.Errorf("body\n%s\nwant\n%s", got, tt.want)
-			}
-			if string(orig) != tt.body {
-				t.Errorf("the client's body changed: %s", orig)
-			}
-			if req.Model != "m" || !json.Valid(got) {
-				t.Errorf("parsed %+v", req)
-			}
-			// The request parsed again builds the upstream body from the
-			// new positions.
-			if up := req.UpstreamBody(got, "upstream-m"); !strings.Contains(string(up), `"model":"upstream-m"`) || !strings.Contains(string(up), tt.system[0][:7]) {
-				t.Errorf("upstream body %s", up)
 			}
 		})
 	}

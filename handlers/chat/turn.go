@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 	"go.uber.org/zap"
 
@@ -23,14 +22,15 @@ const DefaultReplyWriteTimeout = 5 * time.Second
 // send "conversation" (an id or {"id"}) and "store" with a chat request, and
 // expect the user message and the assistant reply appended to it and a
 // conversation {id, title} in the answer (in a stream, one extra chunk just
-// before [DONE]). handlers/turns implements it on the store.
+// before [DONE]). Recorder implements it on the store, with the conversation
+// domain (handlers/conversation).
 //
 // The gateway never forwards "conversation" nor "store" upstream.
 type ConversationRecorder interface {
 	// BeginTurn starts the turn of a request that names a conversation or
 	// asks for "store": true. It is called after validation and media
 	// resolution, before the upstream call, with the body as the client sent
-	// it (media references unresolved) and what validation learnt about it.
+	// it (media references unresolved) and the request parsed from it.
 	// It writes the new user message when the turn is stored, and returns an
 	// *apierr.Error to refuse the request (404 for a conversation that is not
 	// the caller's, 503 when the database is unavailable).
@@ -77,47 +77,6 @@ type ConversationRef struct {
 // conversation or asks to be stored.
 func wantsTurn(req *openai.ChatRequest) bool {
 	return req.Conversation != "" || (req.Store != nil && *req.Store)
-}
-
-// systemMessages returns the turn's system messages; a nil turn has none.
-func systemMessages(turn Turn) []string {
-	if turn == nil {
-		return nil
-	}
-	return turn.SystemMessages()
-}
-
-// withSystemMessages returns body with the system messages inserted before
-// the client's messages, and the request parsed again for the positions the
-// upstream body is built from. Every other byte of body is kept.
-func withSystemMessages(body []byte, system []string) ([]byte, *openai.ChatRequest, *apierr.Error) {
-	messages := gjson.GetBytes(body, "messages")
-	// Validation guarantees a non-empty array: "[" + ours + "," + the rest
-	// of the client's array is one valid array.
-	if !messages.IsArray() || len(messages.Raw) < 2 {
-		return nil, nil, apierr.New(http.StatusInternalServerError, "internal_error", "composing the upstream request failed")
-	}
-	n := len(messages.Raw) + 1
-	for _, s := range system {
-		n += len(s) + 40
-	}
-	arr := make([]byte, 0, n)
-	arr = append(arr, '[')
-	for _, s := range system {
-		arr = append(arr, `{"role":"system","content":`...)
-		arr = openai.AppendString(arr, s)
-		arr = append(arr, "},"...)
-	}
-	arr = append(arr, messages.Raw[1:]...)
-	out, err := sjson.SetRawBytes(body, "messages", arr)
-	if err != nil {
-		return nil, nil, apierr.New(http.StatusInternalServerError, "internal_error", "composing the upstream request failed")
-	}
-	req, aerr := openai.ParseChatRequest(out)
-	if aerr != nil {
-		return nil, nil, aerr
-	}
-	return out, req, nil
 }
 
 // finishTurn records the reply of a turn within ReplyWriteTimeout, on a

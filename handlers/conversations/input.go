@@ -4,20 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/store"
-)
-
-// Message roles a client may store.
-const (
-	RoleUser      = "user"
-	RoleAssistant = "assistant"
-	RoleSystem    = "system"
-	RoleDeveloper = "developer"
 )
 
 // Limits of OpenAI's Conversations API.
@@ -29,42 +21,20 @@ const (
 	maxMetadataValue   = 512
 )
 
-// Limits of what one conversation stores, so that no request can make a
-// record (and so a listing, or a prompt built from it) arbitrarily large.
-const (
-	// MaxTitleLength is the longest conversation title, in characters.
-	// Titles made from a first message are 60 at most.
-	MaxTitleLength = 256
-	// MaxItemContentBytes bounds the content of one item: the bytes of its
-	// texts and image URLs together. It fits a long pasted document; inline
-	// images are not stored (see handlers/turns).
-	MaxItemContentBytes = 512 << 10
-)
-
 // validTitle trims a title and checks its length; param names it.
 func validTitle(title, param string) (string, *apierr.Error) {
-	title = strings.TrimSpace(title)
-	if utf8.RuneCountInString(title) > MaxTitleLength {
-		return "", apierr.Invalid(param, "invalid_value",
-			"title can be at most "+strconv.Itoa(MaxTitleLength)+" characters long")
+	title, err := conversation.ValidateTitle(title)
+	if err != nil {
+		return "", apierr.Invalid(param, "invalid_value", err.Error())
 	}
 	return title, nil
 }
 
-// ValidateStoredContent checks the content of an item about to be stored:
-// at most MaxItemContentBytes, and no NUL character (which PostgreSQL
-// cannot store). param names the content in errors.
-func ValidateStoredContent(parts []store.ContentPart, param string) *apierr.Error {
-	n := 0
-	for _, p := range parts {
-		n += len(p.Text) + len(p.ImageURL)
-		if strings.IndexByte(p.Text, 0) >= 0 || strings.IndexByte(p.ImageURL, 0) >= 0 {
-			return apierr.Invalid(param, "invalid_value", "content cannot contain the NUL character (\\u0000)")
-		}
-	}
-	if n > MaxItemContentBytes {
-		return apierr.Invalid(param, "invalid_value",
-			"content can be at most "+strconv.Itoa(MaxItemContentBytes)+" bytes long")
+// validContent checks the content of an item about to be stored (see
+// conversation.ValidateContent); param names the content in errors.
+func validContent(parts []store.ContentPart, param string) *apierr.Error {
+	if err := conversation.ValidateContent(parts); err != nil {
+		return apierr.Invalid(param, "invalid_value", err.Error())
 	}
 	return nil
 }
@@ -123,7 +93,7 @@ func (in *itemInput) storeItem(param string) (store.Item, *apierr.Error) {
 			"only items of type 'message' can be stored")
 	}
 	switch in.Role {
-	case RoleUser, RoleAssistant, RoleSystem, RoleDeveloper:
+	case conversation.RoleUser, conversation.RoleAssistant, conversation.RoleSystem, conversation.RoleDeveloper:
 	case "":
 		return store.Item{}, apierr.Invalid(join(param, "role"), "missing_required_parameter", "role is required")
 	default:
@@ -141,7 +111,7 @@ func (in *itemInput) storeItem(param string) (store.Item, *apierr.Error) {
 	}
 	content, aerr := storeContent(in.Content, in.Role, join(param, "content"))
 	if aerr == nil {
-		aerr = ValidateStoredContent(content, join(param, "content"))
+		aerr = validContent(content, join(param, "content"))
 	}
 	if aerr != nil {
 		return store.Item{}, aerr
@@ -162,7 +132,7 @@ func storeContent(raw json.RawMessage, role, param string) ([]store.ContentPart,
 		if err := json.Unmarshal(raw, &text); err != nil {
 			return nil, httpx.JSONError(err)
 		}
-		return []store.ContentPart{{Type: TextPartType(role), Text: text}}, nil
+		return []store.ContentPart{{Type: conversation.TextPartType(role), Text: text}}, nil
 	case '[':
 		var parts []json.RawMessage
 		if err := json.Unmarshal(raw, &parts); err != nil {
@@ -188,19 +158,19 @@ func storeContent(raw json.RawMessage, role, param string) ([]store.ContentPart,
 
 func (p *partInput) storePart(param string) (store.ContentPart, *apierr.Error) {
 	switch p.Type {
-	case PartInputText, PartOutputText:
+	case conversation.PartInputText, conversation.PartOutputText:
 		if p.Text == nil {
 			return store.ContentPart{}, apierr.Invalid(join(param, "text"), "missing_required_parameter",
 				"a "+p.Type+" part needs text")
 		}
 		return store.ContentPart{Type: p.Type, Text: *p.Text}, nil
-	case PartRefusal:
+	case conversation.PartRefusal:
 		if p.Refusal == nil {
 			return store.ContentPart{}, apierr.Invalid(join(param, "refusal"), "missing_required_parameter",
 				"a refusal part needs refusal")
 		}
 		return store.ContentPart{Type: p.Type, Text: *p.Refusal}, nil
-	case PartInputImage:
+	case conversation.PartInputImage:
 		url := imageURL(p.ImageURL)
 		if url == "" {
 			return store.ContentPart{}, apierr.Invalid(join(param, "image_url"), "missing_required_parameter",

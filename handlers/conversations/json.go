@@ -3,6 +3,7 @@ package conversations
 import (
 	"encoding/json"
 
+	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/store"
 )
 
@@ -121,46 +122,28 @@ type Content store.ContentPart
 // MarshalJSON writes the part in its type's shape.
 func (c Content) MarshalJSON() ([]byte, error) {
 	switch c.Type {
-	case PartOutputText:
+	case conversation.PartOutputText:
 		return json.Marshal(struct {
 			Type        string     `json:"type"`
 			Text        string     `json:"text"`
 			Annotations []struct{} `json:"annotations"`
 		}{c.Type, c.Text, []struct{}{}})
-	case PartRefusal:
+	case conversation.PartRefusal:
 		return json.Marshal(struct {
 			Type    string `json:"type"`
 			Refusal string `json:"refusal"`
 		}{c.Type, c.Text})
-	case PartInputImage:
+	case conversation.PartInputImage:
 		return json.Marshal(struct {
 			Type     string `json:"type"`
 			ImageURL string `json:"image_url"`
 			Detail   string `json:"detail"`
 		}{c.Type, c.ImageURL, "auto"})
-	case PartInputText, "text":
+	case conversation.PartInputText, "text":
 		return json.Marshal(struct {
 			Type string `json:"type"`
 			Text string `json:"text"`
 		}{c.Type, c.Text})
 	}
 	return json.Marshal(store.ContentPart(c))
-}
-
-// Content part types.
-const (
-	PartInputText  = "input_text"
-	PartOutputText = "output_text"
-	PartInputImage = "input_image"
-	PartRefusal    = "refusal"
-)
-
-// TextPartType returns the part type of plain text said by role: output_text
-// for the assistant, input_text for everyone else. Content given as a plain
-// string is stored as one part of this type.
-func TextPartType(role string) string {
-	if role == RoleAssistant {
-		return PartOutputText
-	}
-	return PartInputText
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/handlers/httpx/httpxtest"
 	"github.com/caddy-llm/gateway/store"
 )
@@ -181,7 +182,7 @@ func testCreateValidation(t *testing.T, s *httpxtest.Server) {
 		{"metadata key too long", map[string]any{"metadata": map[string]string{longKey: "v"}}, 400, "invalid_value", "metadata"},
 		{"metadata value too long", map[string]any{"metadata": map[string]string{"k": strings.Repeat("v", 513)}}, 400, "invalid_value", "metadata.k"},
 		{"unknown project", map[string]any{"project_id": "proj_nope"}, 404, "not_found", "project_id"},
-		{"title too long", map[string]any{"title": strings.Repeat("é", MaxTitleLength+1)}, 400, "invalid_value", "title"},
+		{"title too long", map[string]any{"title": strings.Repeat("é", conversation.MaxTitleLength+1)}, 400, "invalid_value", "title"},
 		{"NUL in the title", `{"title":"a\u0000"}`, 400, "invalid_value", "title"},
 		{"NUL in an item", `{"items":[{"role":"user","content":"\u0000"}]}`, 400, "invalid_value", "items"},
 		{"nesting too deep", `{"metadata":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, 400, "invalid_json", ""},

@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
@@ -71,10 +70,11 @@ type Resolver struct {
 	Logger *zap.Logger
 }
 
-// ResolveBody returns the chat completions request body with the media
-// references of its messages resolved. Only "messages" changes; every other
-// byte of the body is kept. A body without references is returned as it is
-// and the media service is not called.
+// ResolveMessages returns the messages array of a chat completions request
+// body with its media references resolved, and changed true. A body without
+// references gives nil and false, and the media service is not called. The
+// caller puts the messages in place of the body's (openai.Adjustment):
+// every other byte of the body stays the client's.
 //
 // r is the caller's request: its Authorization (or X-API-Key) is forwarded
 // so that the media service can check the caller may use the media, with
@@ -83,29 +83,24 @@ type Resolver struct {
 // Failures are API errors in the spec's shape: 400 when references cannot
 // be resolved (unknown ids, or no media service configured), 403 when the
 // media service refuses the caller, 504 when it does not answer in time and
-// 502 for any other failure of it. A body whose references are not all
-// resolved is never returned.
-func (res *Resolver) ResolveBody(ctx context.Context, r *http.Request, body []byte) ([]byte, *apierr.Error) {
+// 502 for any other failure of it. Messages whose references are not all
+// resolved are never returned.
+func (res *Resolver) ResolveMessages(ctx context.Context, r *http.Request, body []byte) (messages []byte, changed bool, aerr *apierr.Error) {
 	if !HasReferences(body) {
-		return body, nil
+		return nil, false, nil
 	}
-	messages := gjson.GetBytes(body, "messages")
 	if res == nil || res.URL == "" {
-		return nil, apierr.Invalid("messages", "media_resolver_unavailable",
+		return nil, false, apierr.Invalid("messages", "media_resolver_unavailable",
 			"messages reference media by jan_ id, but this gateway has no media resolver configured (MEDIA_RESOLVE_URL)")
 	}
-	resolved, aerr := res.resolve(ctx, r, messages.Raw)
+	resolved, aerr := res.resolve(ctx, r, gjson.GetBytes(body, "messages").Raw)
 	if aerr != nil {
-		return nil, aerr
+		return nil, false, aerr
 	}
 	if id, ok := firstReference(gjson.ParseBytes(resolved)); ok {
-		return nil, unresolved(id)
+		return nil, false, unresolved(id)
 	}
-	out, err := sjson.SetRawBytes(body, "messages", resolved)
-	if err != nil { // the body was parsed above; cannot happen
-		return nil, apierr.New(http.StatusInternalServerError, "internal_error", "replacing the resolved messages failed")
-	}
-	return out, nil
+	return resolved, true, nil
 }
 
 // resolve sends the messages to the media service and returns the messages

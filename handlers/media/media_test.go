@@ -89,14 +89,14 @@ func callerRequest() (*http.Request, context.Context) {
 	return r, ctx
 }
 
-func TestResolveBodyResolves(t *testing.T) {
+func TestResolveMessagesResolves(t *testing.T) {
 	media := newFakeMediaService(t, resolveAll)
 	res := &Resolver{URL: media.URL + "/v1/media/resolve"}
 	r, ctx := callerRequest()
 
-	out, aerr := res.ResolveBody(ctx, r, []byte(withRef))
-	if aerr != nil {
-		t.Fatalf("ResolveBody: %+v", aerr)
+	out, changed, aerr := res.ResolveMessages(ctx, r, []byte(withRef))
+	if aerr != nil || !changed {
+		t.Fatalf("ResolveMessages: %+v, changed %v", aerr, changed)
 	}
 	if n := media.calls.Load(); n != 1 {
 		t.Fatalf("media service called %d times, want 1", n)
@@ -122,22 +122,24 @@ func TestResolveBodyResolves(t *testing.T) {
 	}
 
 	// The references are replaced...
-	urls := gjson.GetBytes(out, "messages.1.content.#.image_url.url").Array()
+	urls := gjson.GetBytes(out, "1.content.#.image_url.url").Array()
 	if len(urls) != 2 || urls[0].Str != resolvedURL("jan_01hqr8v9k2x3f4g5h6j7k8m9n0") ||
 		urls[1].Str != resolvedURL("jan_01k9ycv6vz6gyb591axgsy9man") {
 		t.Fatalf("resolved urls = %v", urls)
 	}
-	if HasReferences(out) {
-		t.Fatal("the resolved body still has references")
+	// ...and nothing else: in place of the body's messages, they make the
+	// resolved body, with every byte outside messages the client's.
+	resolvedBody, err := sjson.SetRawBytes([]byte(withRef), "messages", out)
+	if err != nil || HasReferences(resolvedBody) {
+		t.Fatalf("the resolved messages still have references: %s (%v)", out, err)
 	}
-	// ...and every byte outside messages is the client's.
-	restored, err := sjson.SetRawBytes(out, "messages", []byte(gjson.Get(withRef, "messages").Raw))
+	restored, err := sjson.SetRawBytes(resolvedBody, "messages", []byte(gjson.Get(withRef, "messages").Raw))
 	if err != nil || string(restored) != withRef {
 		t.Fatalf("bytes outside messages changed:\n got %s\nwant %s", restored, withRef)
 	}
 }
 
-func TestResolveBodyWithoutReferencesNeverCallsTheService(t *testing.T) {
+func TestResolveMessagesWithoutReferencesNeverCallsTheService(t *testing.T) {
 	media := newFakeMediaService(t, resolveAll)
 	bodies := []string{
 		withoutRef,
@@ -154,12 +156,12 @@ func TestResolveBodyWithoutReferencesNeverCallsTheService(t *testing.T) {
 		for i, body := range bodies {
 			t.Run(name+"/"+strconv.Itoa(i), func(t *testing.T) {
 				in := []byte(body)
-				out, aerr := res.ResolveBody(ctx, r, in)
+				out, changed, aerr := res.ResolveMessages(ctx, r, in)
 				if aerr != nil {
-					t.Fatalf("ResolveBody: %+v", aerr)
+					t.Fatalf("ResolveMessages: %+v", aerr)
 				}
-				if &out[0] != &in[0] || len(out) != len(in) {
-					t.Fatal("the body was not returned as it is")
+				if changed || out != nil {
+					t.Fatalf("messages %s returned (changed %v) for a body without references", out, changed)
 				}
 			})
 		}
@@ -169,7 +171,7 @@ func TestResolveBodyWithoutReferencesNeverCallsTheService(t *testing.T) {
 	}
 }
 
-func TestResolveBodyFailures(t *testing.T) {
+func TestResolveMessagesFailures(t *testing.T) {
 	tests := []struct {
 		name       string
 		answer     http.HandlerFunc // nil: no media service listening
@@ -251,12 +253,12 @@ func TestResolveBodyFailures(t *testing.T) {
 			}
 			r, ctx := callerRequest()
 			start := time.Now()
-			out, aerr := res.ResolveBody(ctx, r, []byte(withRef))
+			out, changed, aerr := res.ResolveMessages(ctx, r, []byte(withRef))
 			if aerr == nil {
-				t.Fatalf("ResolveBody succeeded with %s; want an error", out)
+				t.Fatalf("ResolveMessages succeeded with %s; want an error", out)
 			}
-			if out != nil {
-				t.Fatal("a body was returned with the error")
+			if out != nil || changed {
+				t.Fatal("messages were returned with the error")
 			}
 			if aerr.Status != tt.wantStatus || aerr.Code != tt.wantCode {
 				t.Fatalf("error %d %q (%s), want %d %q", aerr.Status, aerr.Code, aerr.Message, tt.wantStatus, tt.wantCode)
@@ -274,7 +276,7 @@ func TestResolveBodyFailures(t *testing.T) {
 	}
 }
 
-func TestResolveBodyCallerGone(t *testing.T) {
+func TestResolveMessagesCallerGone(t *testing.T) {
 	started := make(chan struct{})
 	media := newFakeMediaService(t, func(w http.ResponseWriter, r *http.Request) {
 		close(started)
@@ -287,7 +289,7 @@ func TestResolveBodyCallerGone(t *testing.T) {
 		<-started
 		cancel()
 	}()
-	_, aerr := res.ResolveBody(ctx, r, []byte(withRef))
+	_, _, aerr := res.ResolveMessages(ctx, r, []byte(withRef))
 	if aerr == nil || aerr.Code != "request_canceled" {
 		t.Fatalf("error %+v, want request_canceled", aerr)
 	}

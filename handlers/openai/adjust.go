@@ -18,6 +18,13 @@ type Adjustment struct {
 	// DropTools removes tools, tool_choice and parallel_tool_calls: the
 	// user turned tools off in their settings.
 	DropTools bool
+	// Messages, when not nil, replaces the messages array (its media
+	// references resolved). It must be a non-empty array that passed
+	// ValidateMessages.
+	Messages []byte
+	// SystemMessages are inserted as system messages before the client's
+	// messages, in order (a project's instruction, the user's profile).
+	SystemMessages []string
 }
 
 // HasToolMembers reports whether the request has tools, tool_choice or
@@ -33,7 +40,8 @@ func (r *ChatRequest) HasToolMembers() bool {
 }
 
 // Adjust returns body changed as a asks: the sampling defaults added where
-// the request has no value, and the tool members removed when a.DropTools.
+// the request has no value, the tool members removed when a.DropTools, the
+// messages replaced and the system messages inserted before them.
 // Everything else is copied byte for byte, in order. r is updated to
 // describe the returned body (the positions of its members), so that the
 // body is never parsed again. It returns body itself when nothing changes.
@@ -54,11 +62,16 @@ func (r *ChatRequest) Adjust(body []byte, a Adjustment) []byte {
 	setTemp := a.Temperature != nil && !hasTemp
 	setTopP := a.TopP != nil && !hasTopP
 	dropTools := a.DropTools && hasTools
-	if !setTemp && !setTopP && !dropTools {
+	setMessages := a.Messages != nil || len(a.SystemMessages) > 0
+	if !setTemp && !setTopP && !dropTools && !setMessages {
 		return body
 	}
 
-	out := make([]byte, 0, len(body)+48)
+	n := len(body) + 48 + len(a.Messages)
+	for _, s := range a.SystemMessages {
+		n += len(s) + 40
+	}
+	out := make([]byte, 0, n)
 	members := make([]member, 0, len(r.members)+2)
 	out = append(out, '{')
 	add := func(f topField, key []byte, value func([]byte) []byte) {
@@ -85,6 +98,15 @@ func (r *ChatRequest) Adjust(body []byte, a Adjustment) []byte {
 			continue // null: written below
 		case m.field == fieldTopP && setTopP:
 			continue
+		case m.field == fieldMessages && setMessages:
+			messages := body[m.valStart:m.valEnd]
+			if a.Messages != nil {
+				messages = a.Messages
+			}
+			add(m.field, body[m.keyStart:m.keyEnd], func(dst []byte) []byte {
+				return appendMessages(dst, a.SystemMessages, messages)
+			})
+			continue
 		}
 		raw := body[m.valStart:m.valEnd]
 		add(m.field, body[m.keyStart:m.keyEnd], func(dst []byte) []byte { return append(dst, raw...) })
@@ -101,4 +123,20 @@ func (r *ChatRequest) Adjust(body []byte, a Adjustment) []byte {
 		r.HasTools = false
 	}
 	return out
+}
+
+// appendMessages appends the messages array with the system messages
+// inserted first. Validation guarantees a non-empty array: "[" + ours + ","
+// + the rest of the client's array is one valid array.
+func appendMessages(dst []byte, system []string, messages []byte) []byte {
+	if len(system) == 0 {
+		return append(dst, messages...)
+	}
+	dst = append(dst, '[')
+	for _, s := range system {
+		dst = append(dst, `{"role":"system","content":`...)
+		dst = AppendString(dst, s)
+		dst = append(dst, "},"...)
+	}
+	return append(dst, messages[1:]...)
 }

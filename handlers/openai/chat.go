@@ -12,6 +12,8 @@ package openai
 
 import (
 	"encoding/json"
+
+	"github.com/caddy-llm/gateway/handlers/conversation"
 )
 
 // Object names of the chat completions API.
@@ -22,13 +24,14 @@ const (
 	ObjectList                = "list"
 )
 
-// Message roles.
+// Message roles of the wire format: the conversation domain's vocabulary,
+// named here for the providers that translate messages.
 const (
-	RoleSystem    = "system"
-	RoleDeveloper = "developer"
-	RoleUser      = "user"
-	RoleAssistant = "assistant"
-	RoleTool      = "tool"
+	RoleSystem    = conversation.RoleSystem
+	RoleDeveloper = conversation.RoleDeveloper
+	RoleUser      = conversation.RoleUser
+	RoleAssistant = conversation.RoleAssistant
+	RoleTool      = conversation.RoleTool
 )
 
 // Finish reasons.

@@ -164,6 +164,21 @@ func parseRoot(body []byte) gjson.Result {
 	return root
 }
 
+// ValidateMessages validates a messages array that replaces a parsed
+// request's (Adjustment.Messages) as ParseChatRequest validates the
+// request's own: one written by the media service, say, which is trusted no
+// more than the client.
+func ValidateMessages(messages []byte) *apierr.Error {
+	if !jsonguard.WithinDepth(messages) {
+		return jsonguard.ErrTooDeep()
+	}
+	if !gjson.ValidBytes(messages) || !utf8.Valid(messages) {
+		return errInvalidJSON("messages are not valid JSON")
+	}
+	var img imagePos
+	return validateMessages(gjson.ParseBytes(messages), &img)
+}
+
 // ParseChatRequest validates a chat completions request body against the
 // specification's rules and returns what the gateway needs to route it. It
 // does not check that the model exists nor the model's own output limit: the

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/jsonguard"
 	"github.com/caddy-llm/gateway/store"
@@ -209,7 +210,7 @@ func baseStyleField(raw json.RawMessage, param string) (change, *apierr.Error) {
 		return nil, invalidType(param, "a string")
 	}
 	var style string
-	for _, s := range []string{StyleConcise, StyleFriendly, StyleProfessional} {
+	for _, s := range []string{conversation.StyleConcise, conversation.StyleFriendly, conversation.StyleProfessional} {
 		if strings.EqualFold(*v, s) {
 			style = s
 		}

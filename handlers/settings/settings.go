@@ -1,68 +1,20 @@
 // Package settings serves the current user's settings
 // (/v1/users/me/settings): GET answers the stored settings or the spec's
-// defaults, PATCH changes only the fields it is given. It also exports the
-// defaults and Load, for handlers that act on a user's settings.
+// defaults, PATCH changes only the fields it is given. It is an adapter:
+// the defaults, the base styles and the loading of a user's settings are
+// domain rules of handlers/conversation.
 package settings
 
 import (
-	"context"
-	"errors"
 	"net/http"
 
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/store"
 )
-
-// Base styles of profile_settings.base_style.
-const (
-	StyleConcise      = "Concise"
-	StyleFriendly     = "Friendly"
-	StyleProfessional = "Professional"
-)
-
-// Defaults returns the settings of a user who has stored none, as the spec
-// gives them. Each call returns a new value (with its own Preferences map).
-func Defaults() store.UserSettings {
-	return store.UserSettings{
-		MemoryConfig: store.MemoryConfig{
-			Enabled:          true,
-			ObserveEnabled:   true,
-			InjectUserCore:   true,
-			InjectSemantic:   true,
-			InjectEpisodic:   false,
-			MaxUserItems:     3,
-			MaxProjectItems:  5,
-			MaxEpisodicItems: 3,
-			MinSimilarity:    0.75,
-		},
-		ProfileSettings: store.ProfileSettings{BaseStyle: StyleFriendly},
-		AdvancedSettings: store.AdvancedSettings{
-			WebSearch:   false,
-			CodeEnabled: false,
-		},
-		EnableTrace: false,
-		EnableTools: true,
-		Preferences: map[string]any{},
-	}
-}
-
-// Load returns the user's stored settings, or Defaults (with UserID set)
-// when the user has stored none.
-func Load(ctx context.Context, st store.SettingsStore, userID int64) (store.UserSettings, error) {
-	s, err := st.GetSettings(ctx, userID)
-	if errors.Is(err, store.ErrNotFound) {
-		s = Defaults()
-		s.UserID = userID
-		return s, nil
-	}
-	if err != nil {
-		return store.UserSettings{}, err
-	}
-	return s, nil
-}
 
 // Settings is the API form of a user's settings, exactly the spec's shape.
 type Settings struct {
@@ -117,7 +69,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	s, err := Load(r.Context(), h.Store, p.UserID)
+	s, err := conversation.LoadSettings(r.Context(), h.Store, p.UserID)
 	if err != nil {
 		httpx.WriteError(w, r, h.Logger, err, "settings")
 		return
@@ -144,7 +96,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
 		h.get(w, r)
 		return
 	}
-	defaults := Defaults()
+	defaults := conversation.DefaultSettings()
 	defaults.UserID = p.UserID
 	s, err := h.Store.UpdateSettings(r.Context(), p.UserID, defaults, func(s *store.UserSettings) error {
 		for _, change := range changes {

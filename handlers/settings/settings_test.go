@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/handlers/httpx/httpxtest"
 )
 
@@ -263,7 +264,7 @@ func testUnauthenticated(t *testing.T, s *httpxtest.Server) {
 }
 
 func TestDefaultsAreFresh(t *testing.T) {
-	a, b := Defaults(), Defaults()
+	a, b := conversation.DefaultSettings(), conversation.DefaultSettings()
 	a.Preferences["x"] = 1
 	if len(b.Preferences) != 0 {
 		t.Fatalf("Defaults share their Preferences map")

@@ -12,11 +12,11 @@ import (
 
 	"github.com/caddy-llm/gateway/handlers"
 	"github.com/caddy-llm/gateway/handlers/chat"
+	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/handlers/conversations"
 	"github.com/caddy-llm/gateway/handlers/models"
 	"github.com/caddy-llm/gateway/handlers/projects"
 	"github.com/caddy-llm/gateway/handlers/settings"
-	"github.com/caddy-llm/gateway/handlers/turns"
 	"github.com/caddy-llm/gateway/modules/llmapp"
 )
 
@@ -58,9 +58,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Observer: chatObserver{metrics: app.Metrics()},
 		Media:    app.Media(),
 		// Chat requests that name a conversation are recorded into it.
-		Conversations: &turns.Recorder{Store: st, Logger: h.logger.Named("turns")},
+		Conversations: &chat.Recorder{Store: st, Logger: h.logger.Named("turns")},
 		// A user's enable_tools: false removes tools from their requests.
-		Tools: settings.ToolPolicy{Store: st},
+		Tools: conversation.ToolPolicy{Store: st},
 	}
 	api := handlers.New(
 		&handlers.Health{Ready: app.Ready, Degradable: app.Degradable, CaddyVersion: caddyVersion()},

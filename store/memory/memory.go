@@ -94,6 +94,10 @@ func New() *Store {
 // Kind implements store.Store.
 func (s *Store) Kind() string { return "memory" }
 
+// InProcess implements store.InProcess: every query is a map lookup under
+// a lock.
+func (s *Store) InProcess() bool { return true }
+
 // Ping implements store.Store. It fails only after Close.
 func (s *Store) Ping(ctx context.Context) error {
 	s.mu.RLock()

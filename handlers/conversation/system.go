@@ -1,9 +1,8 @@
-package turns
+package conversation
 
 import (
 	"strings"
 
-	"github.com/caddy-llm/gateway/handlers/settings"
 	"github.com/caddy-llm/gateway/store"
 )
 
@@ -11,19 +10,19 @@ import (
 const profileIntro = "The user has set these preferences in their profile. Take them into account unless the user asks otherwise."
 
 // defaultStyle is the base style of a user who never set one.
-var defaultStyle = settings.Defaults().ProfileSettings.BaseStyle
+var defaultStyle = DefaultSettings().ProfileSettings.BaseStyle
 
 // styleHints describe the spec's base styles to the model.
 var styleHints = map[string]string{
-	settings.StyleConcise:      "short and direct, without filler",
-	settings.StyleFriendly:     "warm and conversational",
-	settings.StyleProfessional: "clear, precise and formal",
+	StyleConcise:      "short and direct, without filler",
+	StyleFriendly:     "warm and conversational",
+	StyleProfessional: "clear, precise and formal",
 }
 
-// systemMessages returns the system messages a turn sends upstream before
+// SystemMessages returns the system messages a turn sends upstream before
 // the client's messages: the project's instruction first, then the profile
 // message; none when neither is set.
-func systemMessages(instruction string, profile store.ProfileSettings) []string {
+func SystemMessages(instruction string, profile store.ProfileSettings) []string {
 	var out []string
 	if s := strings.TrimSpace(instruction); s != "" {
 		out = append(out, s)

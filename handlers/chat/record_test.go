@@ -1,4 +1,4 @@
-package turns
+package chat
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/caddy-llm/gateway/handlers/chat"
 	"github.com/caddy-llm/gateway/handlers/httpx/httpxtest"
 	"github.com/caddy-llm/gateway/handlers/openai"
 	"github.com/caddy-llm/gateway/handlers/principal"
@@ -37,7 +36,7 @@ func newEnv(t *testing.T, st store.Store) *env {
 	return &env{st: st, rec: &Recorder{Store: st}, user: &principal.Principal{UserID: u.ID}}
 }
 
-func (e *env) begin(t *testing.T, body string) (chat.Turn, *refusal) {
+func (e *env) begin(t *testing.T, body string) (Turn, *refusal) {
 	t.Helper()
 	req, aerr := openai.ParseChatRequest([]byte(body))
 	if aerr != nil {
@@ -87,10 +86,10 @@ func TestRecorder(t *testing.T) {
 				if aerr != nil {
 					t.Fatal(aerr)
 				}
-				if turn.Conversation() != (chat.ConversationRef{ID: conv.PublicID, Title: "Mine"}) {
+				if turn.Conversation() != (ConversationRef{ID: conv.PublicID, Title: "Mine"}) {
 					t.Errorf("ref %+v", turn.Conversation())
 				}
-				if err := turn.Finish(ctx, chat.Reply{Text: "Sure"}); err != nil {
+				if err := turn.Finish(ctx, Reply{Text: "Sure"}); err != nil {
 					t.Fatal(err)
 				}
 				if items := e.items(t, conv.PublicID); len(items) != 2 || items[0].Content[0].Text != "Something else" || items[1].Content[0].Text != "Sure" {
@@ -111,7 +110,7 @@ func TestRecorder(t *testing.T) {
 				if aerr != nil {
 					t.Fatal(aerr)
 				}
-				if err := turn.Finish(ctx, chat.Reply{Text: "Sunny."}); err != nil {
+				if err := turn.Finish(ctx, Reply{Text: "Sunny."}); err != nil {
 					t.Fatal(err)
 				}
 				items := e.items(t, conv.PublicID)
@@ -151,7 +150,7 @@ func TestRecorder(t *testing.T) {
 				if aerr != nil {
 					t.Fatal(aerr)
 				}
-				if err := turn.Finish(ctx, chat.Reply{Text: "Hello"}); err != nil {
+				if err := turn.Finish(ctx, Reply{Text: "Hello"}); err != nil {
 					t.Fatal(err)
 				}
 				if items := e.items(t, conv.PublicID); len(items) != 0 {
@@ -205,5 +204,68 @@ func TestRecorderUnexpectedErrorIsLogged(t *testing.T) {
 	entry := logs.All()[0]
 	if logged := entry.Message + fmt.Sprint(entry.ContextMap()); !strings.Contains(logged, "unexpected end of JSON input") || strings.Contains(logged, "secret") {
 		t.Errorf("log entry %s", logged)
+	}
+}
+
+func TestReadInput(t *testing.T) {
+	text := func(s string) store.ContentPart { return store.ContentPart{Type: "input_text", Text: s} }
+	tests := []struct {
+		name      string
+		messages  string
+		wantTitle string
+		wantUser  []store.ContentPart // nil: no user message
+	}{
+		{"one message", `[{"role":"user","content":"Hello there"}]`, "Hello there", []store.ContentPart{text("Hello there")}},
+		{"history resent: only the last is new, the title is the first's",
+			`[{"role":"system","content":"Be kind."},{"role":"user","content":"First question"},{"role":"assistant","content":"An answer"},{"role":"user","content":"Second question"}]`,
+			"First question", []store.ContentPart{text("Second question")}},
+		{"text parts joined, images kept by URL or id",
+			`[{"role":"user","content":[{"type":"text","text":"What is"},{"type":"image_url","image_url":{"url":"jan_01hqr8v9k2"}},{"type":"text","text":"this?"},{"type":"image_url","image_url":{"url":"https://example.com/a.png","detail":"low"}}]}]`,
+			"What is this?", []store.ContentPart{text("What is\nthis?"), {Type: "input_image", ImageURL: "jan_01hqr8v9k2"}, {Type: "input_image", ImageURL: "https://example.com/a.png"}}},
+		{"inline image replaced by a note",
+			`[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,` + strings.Repeat("QUJD", 1000) + `"}}]}]`,
+			"", []store.ContentPart{text("[image not stored: inline image/png data]")}},
+		{"title from the first user message with text",
+			`[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]},{"role":"assistant","content":"A cat."},{"role":"user","content":"Is it cute?"}]`,
+			"Is it cute?", []store.ContentPart{text("Is it cute?")}},
+		{"ends with a tool result: no new user message",
+			`[{"role":"user","content":"Weather in Paris?"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"w","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"sunny"}]`,
+			"Weather in Paris?", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := readInput([]byte(`{"model":"m","messages":` + tt.messages + `}`))
+			if in.title != tt.wantTitle {
+				t.Errorf("title %q, want %q", in.title, tt.wantTitle)
+			}
+			if tt.wantUser == nil {
+				if in.user != nil {
+					t.Errorf("user message %+v, want none", *in.user)
+				}
+				return
+			}
+			if in.user == nil {
+				t.Fatal("no user message")
+			}
+			if in.user.Role != "user" || in.user.Type != "message" || in.user.Status != store.ItemStatusCompleted {
+				t.Errorf("user item %+v", *in.user)
+			}
+			if !reflect.DeepEqual(in.user.Content, tt.wantUser) {
+				t.Errorf("content %+v, want %+v", in.user.Content, tt.wantUser)
+			}
+		})
+	}
+}
+
+// The stored strings must not share memory with the request body, which
+// would pin it (and a reused buffer would change them).
+func TestReadInputCopies(t *testing.T) {
+	body := []byte(`{"model":"m","messages":[{"role":"user","content":"Hello there"}]}`)
+	in := readInput(body)
+	for i := range body {
+		body[i] = 'x'
+	}
+	if in.title != "Hello there" || in.user.Content[0].Text != "Hello there" {
+		t.Errorf("input changed with the body: %q %q", in.title, in.user.Content[0].Text)
 	}
 }

@@ -1,4 +1,4 @@
-package settings
+package conversation
 
 import (
 	"testing"
@@ -17,7 +17,7 @@ func TestToolPolicy(t *testing.T) {
 	if on, err := policy.ToolsEnabled(t.Context(), u.ID); err != nil || !on {
 		t.Fatalf("no settings stored: %v %v, want the spec's default true", on, err)
 	}
-	if _, err := st.UpdateSettings(t.Context(), u.ID, Defaults(), func(s *store.UserSettings) error {
+	if _, err := st.UpdateSettings(t.Context(), u.ID, DefaultSettings(), func(s *store.UserSettings) error {
 		s.EnableTools = false
 		return nil
 	}); err != nil {
