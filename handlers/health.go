@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"runtime"
 	"sort"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 )
 
 // Build information, stamped by xcaddy.sh through -ldflags -X.
@@ -65,12 +65,12 @@ func IsPublicPath(path string) bool {
 }
 
 func (h *Health) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (h *Health) readyz(w http.ResponseWriter, r *http.Request) {
 	if h.Ready == nil {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	}
 	checks := h.readiness(r.Context())
@@ -94,7 +94,7 @@ func (h *Health) readyz(w http.ResponseWriter, r *http.Request) {
 		if degraded {
 			status = "degraded"
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": status, "checks": report})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": status, "checks": report})
 		return
 	}
 	sort.Strings(names)
@@ -144,17 +144,11 @@ type versionInfo struct {
 }
 
 func (h *Health) version(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, versionInfo{
+	httpx.WriteJSON(w, http.StatusOK, versionInfo{
 		Version:      Version,
 		Commit:       Commit,
 		BuildTime:    BuildTime,
 		GoVersion:    runtime.Version(),
 		CaddyVersion: h.CaddyVersion,
 	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

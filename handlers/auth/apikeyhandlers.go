@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
 )
@@ -148,7 +149,7 @@ func (s *Service) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 	view := apiKeyView(rec, now)
 	view.Key = key
 	noStore(w)
-	writeJSON(w, http.StatusCreated, view)
+	httpx.WriteJSON(w, http.StatusCreated, view)
 }
 
 // requestedExpiry returns the expiry a create request asks for, nil for
@@ -246,7 +247,7 @@ func (s *Service) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
 	for _, k := range keys {
 		list.Items = append(list.Items, apiKeyView(k, now))
 	}
-	writeJSON(w, http.StatusOK, list)
+	httpx.WriteJSON(w, http.StatusOK, list)
 }
 
 func (s *Service) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
 )
@@ -98,7 +99,7 @@ type tokenResponse struct {
 func (s *Service) writeSession(w http.ResponseWriter, r *http.Request, status int, sess session) {
 	s.setRefreshCookie(w, r, sess.refreshToken)
 	noStore(w)
-	writeJSON(w, status, tokenResponse{
+	httpx.WriteJSON(w, status, tokenResponse{
 		AccessToken:  sess.accessToken,
 		RefreshToken: sess.refreshToken,
 		TokenType:    "Bearer",
@@ -168,7 +169,7 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.clearRefreshCookie(w, r)
-	writeJSON(w, http.StatusOK, map[string]string{"status": "logged out"})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "logged out"})
 }
 
 // refreshTokenFrom returns the refresh token of a request: from the JSON
@@ -256,7 +257,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, storeFailure(s.log, "reading the current user", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, meResponse{
+	httpx.WriteJSON(w, http.StatusOK, meResponse{
 		ID:          u.PublicID,
 		UserID:      u.PublicID,
 		PrincipalID: u.PublicID,

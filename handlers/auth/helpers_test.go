@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
 	"github.com/caddy-llm/gateway/store/memory"
@@ -205,7 +206,7 @@ func middleware(s *Service, next http.Handler) http.Handler {
 
 // whoami is a protected test route that echoes the principal.
 func whoami(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, principal.From(r.Context()))
+	httpx.WriteJSON(w, http.StatusOK, principal.From(r.Context()))
 }
 
 // newServer serves s's routes, and GET /whoami, behind middleware.

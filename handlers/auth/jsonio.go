@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/jsonguard"
@@ -14,21 +13,6 @@ import (
 // maxBodySize caps the request bodies of the authentication API; none of
 // them needs more than a few hundred bytes.
 const maxBodySize = 64 << 10
-
-// writeJSON writes v as the response with the status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		apierr.Write(w, errInternal)
-		return
-	}
-	body = append(body, '\n')
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
 
 // noStore marks a response that carries a secret as not cacheable
 // (RFC 6749 §5.1).

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
 )
@@ -128,7 +129,7 @@ func (s *Service) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("guest upgraded",
 		zap.String("guest_id", p.UserPublicID), zap.String("user_id", v.principal.UserPublicID),
 		zap.Int("conversations", res.Conversations), zap.Int("projects", res.Projects))
-	writeJSON(w, http.StatusOK, upgradeResponse{
+	httpx.WriteJSON(w, http.StatusOK, upgradeResponse{
 		Status:  "upgraded",
 		UserID:  v.principal.UserPublicID,
 		GuestID: p.UserPublicID,

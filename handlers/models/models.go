@@ -6,11 +6,10 @@
 package models
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/openai"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/handlers/provider"
@@ -51,7 +50,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	for i, m := range models {
 		list.Data[i] = modelObject(m)
 	}
-	writeJSON(w, list)
+	httpx.WriteJSON(w, http.StatusOK, list)
 }
 
 func (h *Handler) retrieve(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +62,7 @@ func (h *Handler) retrieve(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, apierr.NotFound("model"))
 		return
 	}
-	writeJSON(w, modelObject(m))
+	httpx.WriteJSON(w, http.StatusOK, modelObject(m))
 }
 
 func modelObject(m *provider.Model) openai.Model {
@@ -112,7 +111,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, apierr.NotFound("model"))
 		return
 	}
-	writeJSON(w, catalogOf(m))
+	httpx.WriteJSON(w, http.StatusOK, catalogOf(m))
 }
 
 func catalogOf(m *provider.Model) Catalog {
@@ -187,18 +186,5 @@ func (h *Handler) providers(w http.ResponseWriter, r *http.Request) {
 			Active:     s.Models > 0,
 		}
 	}
-	writeJSON(w, list)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		apierr.WriteStatus(w, http.StatusInternalServerError, "internal_error", "the response could not be encoded")
-		return
-	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	httpx.WriteJSON(w, http.StatusOK, list)
 }
