@@ -126,8 +126,8 @@ const (
 )
 
 // StatusClientClosed is the status recorded (never sent) when the client
-// went away, as nginx names it.
-const StatusClientClosed = 499
+// went away: apierr.StatusClientClosed.
+const StatusClientClosed = apierr.StatusClientClosed
 
 // APIError returns the error as clients see it. Nothing of an upstream's
 // body beyond a sanitised message of a 400 reaches them.
