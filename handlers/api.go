@@ -5,10 +5,10 @@ package handlers
 
 import (
 	"net/http"
-	"path"
 	"strings"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 )
 
 // Registrar is a group of routes, registered with Go 1.22 patterns such as
@@ -36,7 +36,7 @@ func New(groups ...Registrar) *API {
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !isClean(r.URL.EscapedPath()) {
+	if !httpx.CleanPath(r.URL.EscapedPath()) {
 		// ServeMux would answer with a 307 to the clean path and an HTML
 		// body; an API client gets a JSON error instead, and no redirect
 		// that would make it send its body and credentials again.
@@ -51,26 +51,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // unknown path is a 404 rather than a 401 that makes a missing route look
 // like an authentication failure.
 func (a *API) Known(r *http.Request) bool {
-	if !isClean(r.URL.EscapedPath()) {
+	if !httpx.CleanPath(r.URL.EscapedPath()) {
 		return false
 	}
 	if _, pattern := a.mux.Handler(r); pattern != "" && pattern != "/" {
 		return true
 	}
 	return len(a.allowed(r)) > 0
-}
-
-// isClean reports whether p is a path ServeMux serves without redirecting:
-// no empty, "." or ".." segments.
-func isClean(p string) bool {
-	if p == "" || p[0] != '/' {
-		return false
-	}
-	c := path.Clean(p)
-	if strings.HasSuffix(p, "/") && c != "/" {
-		c += "/"
-	}
-	return c == p
 }
 
 var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
@@ -90,7 +77,7 @@ func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
 // WriteRouteNotFound answers a request for a path the API does not serve.
 func WriteRouteNotFound(w http.ResponseWriter, r *http.Request) {
 	msg := "no route for " + r.Method + " " + r.URL.Path
-	if !isClean(r.URL.EscapedPath()) {
+	if !httpx.CleanPath(r.URL.EscapedPath()) {
 		msg += " (the path has empty, \".\" or \"..\" segments)"
 	}
 	apierr.WriteStatus(w, http.StatusNotFound, "route_not_found", msg)

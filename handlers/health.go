@@ -47,21 +47,19 @@ type Health struct {
 // DefaultReadyCacheFor is how long a readiness result is reused by default.
 const DefaultReadyCacheFor = time.Second
 
+// The health routes. They need no principal, whatever the method: a wrong
+// method on them is a 405, never a 401 (see publicRoutes).
+const (
+	pathHealthz = "/v1/healthz"
+	pathReadyz  = "/v1/readyz"
+	pathVersion = "/v1/version"
+)
+
 // Register adds GET /v1/healthz, /v1/readyz and /v1/version.
 func (h *Health) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/healthz", h.healthz)
-	mux.HandleFunc("GET /v1/readyz", h.readyz)
-	mux.HandleFunc("GET /v1/version", h.version)
-}
-
-// IsPublicPath reports whether the path is one of the health routes, which
-// need no authentication.
-func IsPublicPath(path string) bool {
-	switch path {
-	case "/v1/healthz", "/v1/readyz", "/v1/version":
-		return true
-	}
-	return false
+	mux.HandleFunc("GET "+pathHealthz, h.healthz)
+	mux.HandleFunc("GET "+pathReadyz, h.readyz)
+	mux.HandleFunc("GET "+pathVersion, h.version)
 }
 
 func (h *Health) healthz(w http.ResponseWriter, r *http.Request) {

@@ -29,22 +29,18 @@ const (
 	refreshCookiePath = "/llm/auth"
 )
 
-// IsPublic reports whether the route needs no principal: guest login,
-// refresh, logout (which is authorised by the refresh token it revokes) and
-// the JWKS. The caller must not reject requests to these routes for bad
-// credentials: a client refreshing because its access token expired may
-// still send that token.
-func IsPublic(method, path string) bool {
-	isGet := method == http.MethodGet || method == http.MethodHead
-	switch path {
-	case PathGuestLogin, PathRefreshToken:
-		return method == http.MethodPost
-	case PathLogout:
-		return isGet || method == http.MethodPost
-	case PathJWKS:
-		return isGet
-	}
-	return false
+// PublicRoutes are the routes (ServeMux patterns) that need no principal:
+// guest login, refresh, logout (which is authorised by the refresh token it
+// revokes) and the JWKS. The caller must not reject requests to these
+// routes for bad credentials: a client refreshing because its access token
+// expired may still send that token. They are part of the API's one list
+// of public routes (handlers.IsPublic).
+var PublicRoutes = []string{
+	"POST " + PathGuestLogin,
+	"POST " + PathRefreshToken,
+	"GET " + PathLogout, // and HEAD, as every GET pattern
+	"POST " + PathLogout,
+	"GET " + PathJWKS,
 }
 
 // Register adds the routes of the authentication API to mux. Handlers of

@@ -180,12 +180,16 @@ func newService(t testing.TB, st store.Store, cfg Config) *Service {
 	return s
 }
 
+// publicRoutes are the routes the middleware lets through without a
+// principal, as llm_auth does.
+var publicRoutes = httpx.NewRouteSet(PublicRoutes...)
+
 // middleware is what the Caddy module does in front of the mux: strict
 // authentication on protected routes, best effort on public ones.
 func middleware(s *Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.Authenticate(r)
-		if IsPublic(r.Method, r.URL.Path) {
+		if publicRoutes.Match(r) {
 			if err == nil && p != nil {
 				r = r.WithContext(principal.With(r.Context(), p))
 			}

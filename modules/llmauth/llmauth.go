@@ -44,8 +44,9 @@ func init() {
 // error="invalid_token" for bad credentials, without an error code when it
 // carried none.
 type Handler struct {
-	// PublicPaths are more paths that need no credentials. A path ending
-	// in "*" is a prefix.
+	// PublicPaths are more paths that need no credentials, beyond the
+	// API's own public routes (handlers.IsPublic). A path ending in "*" is
+	// a prefix.
 	PublicPaths []string `json:"public_paths,omitempty"`
 
 	app    *llmapp.App
@@ -111,10 +112,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 func (h *Handler) isPublic(r *http.Request) bool {
-	path := r.URL.Path
-	if handlers.IsPublicPath(path) || auth.IsPublic(r.Method, path) {
+	if handlers.IsPublic(r) {
 		return true
 	}
+	path := r.URL.Path
 	for _, p := range h.PublicPaths {
 		if prefix, ok := strings.CutSuffix(p, "*"); ok {
 			if strings.HasPrefix(path, prefix) {
