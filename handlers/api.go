@@ -66,9 +66,7 @@ var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, htt
 // exists for other methods, else 404.
 func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
 	if allow := a.allowed(r); len(allow) > 0 {
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed",
-			"method "+r.Method+" is not allowed on "+r.URL.Path)
+		httpx.WriteMethodNotAllowed(w, r, strings.Join(allow, ", "))
 		return
 	}
 	WriteRouteNotFound(w, r)

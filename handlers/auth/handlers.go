@@ -75,8 +75,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 
 func methodNotAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allow)
-		apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+allow)
+		httpx.WriteMethodNotAllowed(w, r, allow)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/caddy-llm/gateway/handlers/apierr"
 )
 
 // RouteSet tells whether a request matches one of a set of ServeMux
@@ -44,4 +46,13 @@ func CleanPath(p string) bool {
 		c += "/"
 	}
 	return c == p
+}
+
+// WriteMethodNotAllowed answers a request whose path is served, but not
+// for its method: a 405 with the Allow header, allow listing the methods
+// ("GET, HEAD, POST"). Every 405 of the API is written through it.
+func WriteMethodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed",
+		"method "+r.Method+" is not allowed on "+r.URL.Path+"; use "+allow)
 }
