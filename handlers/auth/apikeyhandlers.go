@@ -102,7 +102,7 @@ func (s *Service) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req createAPIKeyRequest
-	if _, aerr := decodeOptionalJSON(w, r, &req); aerr != nil {
+	if aerr := httpx.DecodeJSON(w, r, maxBodySize, &req); aerr != nil {
 		apierr.Write(w, aerr)
 		return
 	}

@@ -176,7 +176,7 @@ func refreshTokenFrom(w http.ResponseWriter, r *http.Request) (string, *apierr.E
 		var body struct {
 			RefreshToken string `json:"refresh_token"`
 		}
-		if _, aerr := decodeOptionalJSON(w, r, &body); aerr != nil {
+		if aerr := httpx.DecodeJSON(w, r, maxBodySize, &body); aerr != nil {
 			return "", aerr
 		}
 		if body.RefreshToken != "" {

@@ -81,7 +81,7 @@ func (s *Service) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req upgradeRequest
-	if _, aerr := decodeOptionalJSON(w, r, &req); aerr != nil {
+	if aerr := httpx.DecodeJSON(w, r, maxBodySize, &req); aerr != nil {
 		apierr.Write(w, aerr)
 		return
 	}
