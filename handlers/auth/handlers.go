@@ -52,9 +52,10 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathLogout, s.handleLogout)
 	mux.HandleFunc("POST "+PathLogout, s.handleLogout)
 	mux.HandleFunc("GET "+PathMe, s.handleMe)
-	mux.HandleFunc("POST "+PathAPIKeys, s.handleCreateAPIKey)
-	mux.HandleFunc("GET "+PathAPIKeys, s.handleListAPIKeys)
-	mux.HandleFunc("DELETE "+PathAPIKeys+"/{id}", s.handleDeleteAPIKey)
+	keys := httpx.Routes{Resource: "API key", Logger: s.log, Principal: keyManager}
+	mux.HandleFunc("POST "+PathAPIKeys, keys.Handle(s.handleCreateAPIKey))
+	mux.HandleFunc("GET "+PathAPIKeys, keys.Handle(s.handleListAPIKeys))
+	mux.HandleFunc("DELETE "+PathAPIKeys+"/{id}", keys.Handle(s.handleDeleteAPIKey))
 	mux.HandleFunc("GET "+PathJWKS, s.handleJWKS)
 	s.registerUpgrade(mux)
 

@@ -24,24 +24,48 @@ type Routes struct {
 	// Logger receives the errors a client cannot be told about. Nil logs
 	// nothing.
 	Logger *zap.Logger
+	// Principal, when set, returns the request's principal or the error
+	// that refuses the request, in place of RequirePrincipal's 401.
+	Principal func(r *http.Request) (*principal.Principal, error)
 }
 
 // Handle adapts fn. A request without a principal is a 401 (see
-// RequirePrincipal); the error fn returns is written by WriteError: an
-// *apierr.Error as it is, a store error as StoreError maps it, anything
-// else as a logged 500.
+// RequirePrincipal, and Principal); the error fn returns is written by
+// WriteError: an *apierr.Error as it is, a store error as StoreError maps
+// it, anything else as a logged 500.
 func (rs Routes) Handle(fn HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p := RequirePrincipal(w, r)
-		if p == nil {
-			return
+		p, err := rs.principal(r)
+		if isNil(err) {
+			err = fn(w, r, p)
 		}
-		err := fn(w, r, p)
-		if aerr, ok := err.(*apierr.Error); err == nil || ok && aerr == nil {
-			return // a nil *apierr.Error in an error is no error either
+		if !isNil(err) {
+			WriteError(w, r, rs.Logger, err, rs.Resource)
 		}
-		WriteError(w, r, rs.Logger, err, rs.Resource)
 	}
+}
+
+// principal returns the request's principal, or the error that refuses
+// the request.
+func (rs Routes) principal(r *http.Request) (*principal.Principal, error) {
+	if rs.Principal != nil {
+		p, err := rs.Principal(r)
+		if p == nil && isNil(err) {
+			return nil, errNoPrincipal()
+		}
+		return p, err
+	}
+	if p := principal.From(r.Context()); p != nil {
+		return p, nil
+	}
+	return nil, errNoPrincipal()
+}
+
+// isNil reports whether err is no error, a nil *apierr.Error in an error
+// included.
+func isNil(err error) bool {
+	aerr, ok := err.(*apierr.Error)
+	return err == nil || ok && aerr == nil
 }
 
 // About returns err to be answered as an error about resource rather than

@@ -65,3 +65,34 @@ func TestRoutesHandleNeedsPrincipal(t *testing.T) {
 		t.Fatalf("ran %v, status %d; want not run and 401", ran, w.Code)
 	}
 }
+
+// A Principal gate's refusal is the answer, and a gate that finds no
+// principal refuses with a 401; neither runs the route.
+func TestRoutesHandlePrincipalGate(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		gate       func(*http.Request) (*principal.Principal, error)
+		wantStatus int
+	}{
+		{"refused", func(*http.Request) (*principal.Principal, error) {
+			return nil, apierr.New(http.StatusForbidden, "not_allowed", "no")
+		}, http.StatusForbidden},
+		{"none", func(*http.Request) (*principal.Principal, error) { return nil, nil }, http.StatusUnauthorized},
+		{"admitted", func(*http.Request) (*principal.Principal, error) { return &principal.Principal{UserID: 1}, nil }, http.StatusNoContent},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := Routes{Resource: "widget", Principal: tt.gate}.Handle(func(w http.ResponseWriter, _ *http.Request, p *principal.Principal) error {
+				if p == nil {
+					t.Fatal("run without a principal")
+				}
+				w.WriteHeader(http.StatusNoContent)
+				return nil
+			})
+			w := httptest.NewRecorder()
+			h(w, httptest.NewRequest(http.MethodGet, "/", nil))
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d", w.Code, tt.wantStatus)
+			}
+		})
+	}
+}
