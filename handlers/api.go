@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/httpx"
 )
 
@@ -40,7 +39,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// ServeMux would answer with a 307 to the clean path and an HTML
 		// body; an API client gets a JSON error instead, and no redirect
 		// that would make it send its body and credentials again.
-		WriteRouteNotFound(w, r)
+		httpx.WriteRouteNotFound(w, r)
 		return
 	}
 	a.mux.ServeHTTP(w, r)
@@ -69,16 +68,7 @@ func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteMethodNotAllowed(w, r, strings.Join(allow, ", "))
 		return
 	}
-	WriteRouteNotFound(w, r)
-}
-
-// WriteRouteNotFound answers a request for a path the API does not serve.
-func WriteRouteNotFound(w http.ResponseWriter, r *http.Request) {
-	msg := "no route for " + r.Method + " " + r.URL.Path
-	if !httpx.CleanPath(r.URL.EscapedPath()) {
-		msg += " (the path has empty, \".\" or \"..\" segments)"
-	}
-	apierr.WriteStatus(w, http.StatusNotFound, "route_not_found", msg)
+	httpx.WriteRouteNotFound(w, r)
 }
 
 // allowed returns the other methods the request's path has routes for.

@@ -56,3 +56,14 @@ func WriteMethodNotAllowed(w http.ResponseWriter, r *http.Request, allow string)
 	apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed",
 		"method "+r.Method+" is not allowed on "+r.URL.Path+"; use "+allow)
 }
+
+// WriteRouteNotFound answers a request for a path the API does not serve.
+// Every 404 of a route (not of a resource: see apierr.NotFound) is written
+// through it, Caddy's own included.
+func WriteRouteNotFound(w http.ResponseWriter, r *http.Request) {
+	msg := "no route for " + r.Method + " " + r.URL.Path
+	if !CleanPath(r.URL.EscapedPath()) {
+		msg += " (the path has empty, \".\" or \"..\" segments)"
+	}
+	apierr.WriteStatus(w, http.StatusNotFound, "route_not_found", msg)
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers"
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/auth"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/modules/llmapp"
 )
@@ -82,7 +83,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !public && !h.app.KnownRoute(r) {
 		// A path the API does not serve is a 404 whatever the credentials:
 		// a 401 would make a mistyped route look like an auth failure.
-		handlers.WriteRouteNotFound(w, r)
+		httpx.WriteRouteNotFound(w, r)
 		return nil
 	}
 
