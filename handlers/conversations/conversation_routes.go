@@ -33,12 +33,8 @@ func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request, p *p
 	for i, c := range page.Items {
 		data[i] = ConversationJSON(c)
 	}
-	var first, last string
-	if n := len(data); n > 0 {
-		first, last = data[0].ID, data[n-1].ID
-	}
 	httpx.WriteJSON(w, http.StatusOK, conversationList{
-		List:  httpx.NewList(data, first, last, page.HasMore),
+		List:  httpx.NewPage(data, func(c Conversation) string { return c.ID }, page.HasMore),
 		Total: total,
 	})
 	return nil

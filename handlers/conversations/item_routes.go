@@ -25,11 +25,7 @@ func (h *Handler) listItems(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 func writeItemList(w http.ResponseWriter, data []Item, hasMore bool) {
-	var first, last string
-	if n := len(data); n > 0 {
-		first, last = data[0].ID, data[n-1].ID
-	}
-	httpx.WriteJSON(w, http.StatusOK, httpx.NewList(data, first, last, hasMore))
+	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(data, func(it Item) string { return it.ID }, hasMore))
 }
 
 // createItems appends items given as {"items": […]} (OpenAI's form) or as

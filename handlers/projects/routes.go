@@ -24,11 +24,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, p *principal.Prin
 	for i, proj := range page.Items {
 		data[i] = ProjectJSON(proj)
 	}
-	var first, last string
-	if n := len(data); n > 0 {
-		first, last = data[0].ID, data[n-1].ID
-	}
-	list := projectList{List: httpx.NewList(data, first, last, page.HasMore)}
+	list := projectList{List: httpx.NewPage(data, func(p Project) string { return p.ID }, page.HasMore)}
 	if page.HasMore {
 		list.NextCursor = list.LastID
 	}
