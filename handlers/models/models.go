@@ -11,7 +11,6 @@ import (
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/openai"
-	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/handlers/provider"
 )
 
@@ -30,19 +29,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/models/{id...}", h.retrieve)
 }
 
-// authorized answers 401 when the request carries no principal. The auth
-// handler in front already refuses such requests; this keeps the handler
-// safe when mounted without it.
-func authorized(w http.ResponseWriter, r *http.Request) bool {
-	if principal.From(r.Context()) == nil {
-		apierr.WriteStatus(w, http.StatusUnauthorized, "unauthorized", "authentication required")
-		return false
-	}
-	return true
-}
-
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	if !authorized(w, r) {
+	if httpx.RequirePrincipal(w, r) == nil {
 		return
 	}
 	models := h.Router.Models()
@@ -54,7 +42,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) retrieve(w http.ResponseWriter, r *http.Request) {
-	if !authorized(w, r) {
+	if httpx.RequirePrincipal(w, r) == nil {
 		return
 	}
 	m, ok := h.Router.Model(r.PathValue("id"))
@@ -103,7 +91,7 @@ type Architecture struct {
 }
 
 func (h *Handler) catalog(w http.ResponseWriter, r *http.Request) {
-	if !authorized(w, r) {
+	if httpx.RequirePrincipal(w, r) == nil {
 		return
 	}
 	m, ok := h.Router.Model(r.PathValue("id"))
@@ -170,7 +158,7 @@ type ProviderList struct {
 }
 
 func (h *Handler) providers(w http.ResponseWriter, r *http.Request) {
-	if !authorized(w, r) {
+	if httpx.RequirePrincipal(w, r) == nil {
 		return
 	}
 	statuses := h.Router.Providers()
