@@ -110,7 +110,7 @@ func (s *Service) writeSession(w http.ResponseWriter, r *http.Request, status in
 func (s *Service) handleGuestLogin(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.guestLogin(r.Context())
 	if err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, r, s.log, err, "")
 		return
 	}
 	s.writeSession(w, r, http.StatusCreated, sess)
@@ -132,7 +132,7 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 			s.clearRefreshCookie(w, r) // it holds a dead token
 		}
-		writeError(w, err)
+		httpx.WriteError(w, r, s.log, err, "")
 		return
 	}
 	s.writeSession(w, r, http.StatusOK, sess)
@@ -161,7 +161,7 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := s.endSession(r.Context(), token); err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, r, s.log, err, "")
 		return
 	}
 	s.clearRefreshCookie(w, r)
@@ -276,15 +276,4 @@ func (s *Service) handleJWKS(w http.ResponseWriter, _ *http.Request) {
 	h.Set("Cache-Control", "public, max-age=60")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(doc)
-}
-
-// writeError writes an error returned by the service's domain code, which
-// is always an *apierr.Error; anything else is a 500.
-func writeError(w http.ResponseWriter, err error) {
-	var ae *apierr.Error
-	if errors.As(err, &ae) {
-		apierr.Write(w, ae)
-		return
-	}
-	apierr.Write(w, errInternal)
 }

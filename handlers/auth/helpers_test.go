@@ -197,7 +197,7 @@ func middleware(s *Service, next http.Handler) http.Handler {
 			return
 		}
 		if err != nil {
-			writeError(w, err)
+			httpx.WriteError(w, r, nil, err, "")
 			return
 		}
 		if p == nil {

@@ -109,7 +109,7 @@ func (s *Service) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
 			apierr.Write(w, errUpgradeBadToken)
 		default:
-			writeError(w, err)
+			httpx.WriteError(w, r, s.log, err, "")
 		}
 		return
 	}
