@@ -5,10 +5,9 @@ package handlers
 
 import (
 	"net/http"
-	"path"
 	"strings"
 
-	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 )
 
 // Registrar is a group of routes, registered with Go 1.22 patterns such as
@@ -36,11 +35,11 @@ func New(groups ...Registrar) *API {
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !isClean(r.URL.EscapedPath()) {
+	if !httpx.CleanPath(r.URL.EscapedPath()) {
 		// ServeMux would answer with a 307 to the clean path and an HTML
 		// body; an API client gets a JSON error instead, and no redirect
 		// that would make it send its body and credentials again.
-		WriteRouteNotFound(w, r)
+		httpx.WriteRouteNotFound(w, r)
 		return
 	}
 	a.mux.ServeHTTP(w, r)
@@ -51,7 +50,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // unknown path is a 404 rather than a 401 that makes a missing route look
 // like an authentication failure.
 func (a *API) Known(r *http.Request) bool {
-	if !isClean(r.URL.EscapedPath()) {
+	if !httpx.CleanPath(r.URL.EscapedPath()) {
 		return false
 	}
 	if _, pattern := a.mux.Handler(r); pattern != "" && pattern != "/" {
@@ -60,40 +59,16 @@ func (a *API) Known(r *http.Request) bool {
 	return len(a.allowed(r)) > 0
 }
 
-// isClean reports whether p is a path ServeMux serves without redirecting:
-// no empty, "." or ".." segments.
-func isClean(p string) bool {
-	if p == "" || p[0] != '/' {
-		return false
-	}
-	c := path.Clean(p)
-	if strings.HasSuffix(p, "/") && c != "/" {
-		c += "/"
-	}
-	return c == p
-}
-
 var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
 // notFound answers a request no route matched: 405 with Allow when the path
 // exists for other methods, else 404.
 func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
 	if allow := a.allowed(r); len(allow) > 0 {
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed",
-			"method "+r.Method+" is not allowed on "+r.URL.Path)
+		httpx.WriteMethodNotAllowed(w, r, strings.Join(allow, ", "))
 		return
 	}
-	WriteRouteNotFound(w, r)
-}
-
-// WriteRouteNotFound answers a request for a path the API does not serve.
-func WriteRouteNotFound(w http.ResponseWriter, r *http.Request) {
-	msg := "no route for " + r.Method + " " + r.URL.Path
-	if !isClean(r.URL.EscapedPath()) {
-		msg += " (the path has empty, \".\" or \"..\" segments)"
-	}
-	apierr.WriteStatus(w, http.StatusNotFound, "route_not_found", msg)
+	httpx.WriteRouteNotFound(w, r)
 }
 
 // allowed returns the other methods the request's path has routes for.

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"runtime"
 	"sort"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 )
 
 // Build information, stamped by xcaddy.sh through -ldflags -X.
@@ -47,30 +47,28 @@ type Health struct {
 // DefaultReadyCacheFor is how long a readiness result is reused by default.
 const DefaultReadyCacheFor = time.Second
 
+// The health routes. They need no principal, whatever the method: a wrong
+// method on them is a 405, never a 401 (see publicRoutes).
+const (
+	pathHealthz = "/v1/healthz"
+	pathReadyz  = "/v1/readyz"
+	pathVersion = "/v1/version"
+)
+
 // Register adds GET /v1/healthz, /v1/readyz and /v1/version.
 func (h *Health) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/healthz", h.healthz)
-	mux.HandleFunc("GET /v1/readyz", h.readyz)
-	mux.HandleFunc("GET /v1/version", h.version)
-}
-
-// IsPublicPath reports whether the path is one of the health routes, which
-// need no authentication.
-func IsPublicPath(path string) bool {
-	switch path {
-	case "/v1/healthz", "/v1/readyz", "/v1/version":
-		return true
-	}
-	return false
+	mux.HandleFunc("GET "+pathHealthz, h.healthz)
+	mux.HandleFunc("GET "+pathReadyz, h.readyz)
+	mux.HandleFunc("GET "+pathVersion, h.version)
 }
 
 func (h *Health) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (h *Health) readyz(w http.ResponseWriter, r *http.Request) {
 	if h.Ready == nil {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	}
 	checks := h.readiness(r.Context())
@@ -94,7 +92,7 @@ func (h *Health) readyz(w http.ResponseWriter, r *http.Request) {
 		if degraded {
 			status = "degraded"
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": status, "checks": report})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": status, "checks": report})
 		return
 	}
 	sort.Strings(names)
@@ -144,17 +142,11 @@ type versionInfo struct {
 }
 
 func (h *Health) version(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, versionInfo{
+	httpx.WriteJSON(w, http.StatusOK, versionInfo{
 		Version:      Version,
 		Commit:       Commit,
 		BuildTime:    BuildTime,
 		GoVersion:    runtime.Version(),
 		CaddyVersion: h.CaddyVersion,
 	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -24,6 +24,11 @@ const (
 	TypeUpstream       = "upstream_error"
 )
 
+// StatusClientClosed is the status recorded (never sent: nobody reads the
+// answer) when the client went away before it was answered, as nginx names
+// it. Access logs and metrics then tell it from a failure of the gateway.
+const StatusClientClosed = 499
+
 // Error is one API error. It implements error so that domain code can return
 // it and handlers can write it unchanged.
 type Error struct {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
 )
@@ -74,47 +75,37 @@ type createAPIKeyRequest struct {
 }
 
 // keyManager returns the principal of a request that manages API keys, or
-// writes the refusal and returns nil. Managing keys takes a session (a
+// the error that refuses it. Managing keys takes a session (a
 // gateway or OIDC access token): an API key must not be able to list,
 // create or revoke its owner's other keys, so a leaked key cannot be used to
 // entrench itself or lock its owner out.
-func keyManager(w http.ResponseWriter, r *http.Request) *principal.Principal {
+func keyManager(r *http.Request) (*principal.Principal, error) {
 	p := principal.From(r.Context())
 	switch {
 	case p == nil:
-		apierr.Write(w, MissingCredentials())
-		return nil
+		return nil, MissingCredentials()
 	case p.Method == principal.MethodAPIKey:
-		apierr.Write(w, errKeyCannotManageKeys)
-		return nil
+		return nil, errKeyCannotManageKeys
 	}
-	return p
+	return p, nil
 }
 
-func (s *Service) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
-	p := keyManager(w, r)
-	if p == nil {
-		return
-	}
+func (s *Service) handleCreateAPIKey(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	if p.Kind == principal.KindGuest {
-		apierr.Write(w, errGuestCannotCreateKeys)
-		return
+		return errGuestCannotCreateKeys
 	}
 	var req createAPIKeyRequest
-	if _, aerr := decodeOptionalJSON(w, r, &req); aerr != nil {
-		apierr.Write(w, aerr)
-		return
+	if aerr := httpx.DecodeJSON(w, r, maxBodySize, &req); aerr != nil {
+		return aerr
 	}
 	name := strings.TrimSpace(req.Name)
 	if utf8.RuneCountInString(name) > maxAPIKeyNameLen {
-		apierr.Write(w, apierr.Invalid("name", "invalid_name", "name must be at most "+strconv.Itoa(maxAPIKeyNameLen)+" characters"))
-		return
+		return apierr.Invalid("name", "invalid_name", "name must be at most "+strconv.Itoa(maxAPIKeyNameLen)+" characters")
 	}
 	now := s.now()
 	expiresAt, aerr := requestedExpiry(req, now)
 	if aerr != nil {
-		apierr.Write(w, aerr)
-		return
+		return aerr
 	}
 
 	key := newAPIKey()
@@ -130,13 +121,11 @@ func (s *Service) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 		ExpiresAt: expiresAt,
 	}, maxAPIKeysPerUser)
 	if errors.Is(err, store.ErrLimitReached) {
-		apierr.Write(w, apierr.New(http.StatusBadRequest, "api_key_limit_reached",
-			"at most "+strconv.Itoa(maxAPIKeysPerUser)+" API keys per user; delete one first"))
-		return
+		return apierr.New(http.StatusBadRequest, "api_key_limit_reached",
+			"at most "+strconv.Itoa(maxAPIKeysPerUser)+" API keys per user; delete one first")
 	}
 	if err != nil {
-		apierr.Write(w, storeFailure(s.log, "creating an API key", err))
-		return
+		return storeFailure(s.log, "creating an API key", err)
 	}
 	s.apiKeys.remember(key, rec, store.User{
 		ID:       p.UserID,
@@ -148,7 +137,8 @@ func (s *Service) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 	view := apiKeyView(rec, now)
 	view.Key = key
 	noStore(w)
-	writeJSON(w, http.StatusCreated, view)
+	httpx.WriteJSON(w, http.StatusCreated, view)
+	return nil
 }
 
 // requestedExpiry returns the expiry a create request asks for, nil for
@@ -231,39 +221,30 @@ type apiKeyList struct {
 	Items []apiKeyJSON `json:"items"`
 }
 
-func (s *Service) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
-	p := keyManager(w, r)
-	if p == nil {
-		return
-	}
+func (s *Service) handleListAPIKeys(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	keys, err := s.st.ListAPIKeys(r.Context(), p.UserID)
 	if err != nil {
-		apierr.Write(w, storeFailure(s.log, "listing API keys", err))
-		return
+		return storeFailure(s.log, "listing API keys", err)
 	}
 	now := s.now()
 	list := apiKeyList{Items: make([]apiKeyJSON, 0, len(keys))}
 	for _, k := range keys {
 		list.Items = append(list.Items, apiKeyView(k, now))
 	}
-	writeJSON(w, http.StatusOK, list)
+	httpx.WriteJSON(w, http.StatusOK, list)
+	return nil
 }
 
-func (s *Service) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request) {
-	p := keyManager(w, r)
-	if p == nil {
-		return
-	}
+func (s *Service) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	id := r.PathValue("id")
 	err := s.st.RevokeAPIKey(r.Context(), p.UserID, id, s.now())
 	if errors.Is(err, store.ErrNotFound) {
-		apierr.Write(w, apierr.NotFound("API key"))
-		return
+		return apierr.NotFound("API key")
 	}
 	if err != nil {
-		apierr.Write(w, storeFailure(s.log, "revoking an API key", err))
-		return
+		return storeFailure(s.log, "revoking an API key", err)
 	}
 	s.apiKeys.forget(id)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

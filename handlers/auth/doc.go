@@ -40,6 +40,6 @@
 //
 // Register mounts the routes on a ServeMux. The caller runs Authenticate
 // before them and puts the principal in the context with principal.With;
-// routes for which IsPublic reports true need none and must not be refused
+// the routes of PublicRoutes need none and must not be refused
 // for bad credentials.
 package auth

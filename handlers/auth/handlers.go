@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
 )
@@ -28,22 +29,18 @@ const (
 	refreshCookiePath = "/llm/auth"
 )
 
-// IsPublic reports whether the route needs no principal: guest login,
-// refresh, logout (which is authorised by the refresh token it revokes) and
-// the JWKS. The caller must not reject requests to these routes for bad
-// credentials: a client refreshing because its access token expired may
-// still send that token.
-func IsPublic(method, path string) bool {
-	isGet := method == http.MethodGet || method == http.MethodHead
-	switch path {
-	case PathGuestLogin, PathRefreshToken:
-		return method == http.MethodPost
-	case PathLogout:
-		return isGet || method == http.MethodPost
-	case PathJWKS:
-		return isGet
-	}
-	return false
+// PublicRoutes are the routes (ServeMux patterns) that need no principal:
+// guest login, refresh, logout (which is authorised by the refresh token it
+// revokes) and the JWKS. The caller must not reject requests to these
+// routes for bad credentials: a client refreshing because its access token
+// expired may still send that token. They are part of the API's one list
+// of public routes (handlers.IsPublic).
+var PublicRoutes = []string{
+	"POST " + PathGuestLogin,
+	"POST " + PathRefreshToken,
+	"GET " + PathLogout, // and HEAD, as every GET pattern
+	"POST " + PathLogout,
+	"GET " + PathJWKS,
 }
 
 // Register adds the routes of the authentication API to mux. Handlers of
@@ -55,9 +52,10 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathLogout, s.handleLogout)
 	mux.HandleFunc("POST "+PathLogout, s.handleLogout)
 	mux.HandleFunc("GET "+PathMe, s.handleMe)
-	mux.HandleFunc("POST "+PathAPIKeys, s.handleCreateAPIKey)
-	mux.HandleFunc("GET "+PathAPIKeys, s.handleListAPIKeys)
-	mux.HandleFunc("DELETE "+PathAPIKeys+"/{id}", s.handleDeleteAPIKey)
+	keys := httpx.Routes{Resource: "API key", Logger: s.log, Principal: keyManager}
+	mux.HandleFunc("POST "+PathAPIKeys, keys.Handle(s.handleCreateAPIKey))
+	mux.HandleFunc("GET "+PathAPIKeys, keys.Handle(s.handleListAPIKeys))
+	mux.HandleFunc("DELETE "+PathAPIKeys+"/{id}", keys.Handle(s.handleDeleteAPIKey))
 	mux.HandleFunc("GET "+PathJWKS, s.handleJWKS)
 	s.registerUpgrade(mux)
 
@@ -78,8 +76,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 
 func methodNotAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allow)
-		apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+allow)
+		httpx.WriteMethodNotAllowed(w, r, allow)
 	}
 }
 
@@ -98,7 +95,7 @@ type tokenResponse struct {
 func (s *Service) writeSession(w http.ResponseWriter, r *http.Request, status int, sess session) {
 	s.setRefreshCookie(w, r, sess.refreshToken)
 	noStore(w)
-	writeJSON(w, status, tokenResponse{
+	httpx.WriteJSON(w, status, tokenResponse{
 		AccessToken:  sess.accessToken,
 		RefreshToken: sess.refreshToken,
 		TokenType:    "Bearer",
@@ -113,7 +110,7 @@ func (s *Service) writeSession(w http.ResponseWriter, r *http.Request, status in
 func (s *Service) handleGuestLogin(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.guestLogin(r.Context())
 	if err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, r, s.log, err, "")
 		return
 	}
 	s.writeSession(w, r, http.StatusCreated, sess)
@@ -135,7 +132,7 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 			s.clearRefreshCookie(w, r) // it holds a dead token
 		}
-		writeError(w, err)
+		httpx.WriteError(w, r, s.log, err, "")
 		return
 	}
 	s.writeSession(w, r, http.StatusOK, sess)
@@ -164,11 +161,11 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := s.endSession(r.Context(), token); err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, r, s.log, err, "")
 		return
 	}
 	s.clearRefreshCookie(w, r)
-	writeJSON(w, http.StatusOK, map[string]string{"status": "logged out"})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "logged out"})
 }
 
 // refreshTokenFrom returns the refresh token of a request: from the JSON
@@ -180,7 +177,7 @@ func refreshTokenFrom(w http.ResponseWriter, r *http.Request) (string, *apierr.E
 		var body struct {
 			RefreshToken string `json:"refresh_token"`
 		}
-		if _, aerr := decodeOptionalJSON(w, r, &body); aerr != nil {
+		if aerr := httpx.DecodeJSON(w, r, maxBodySize, &body); aerr != nil {
 			return "", aerr
 		}
 		if body.RefreshToken != "" {
@@ -256,7 +253,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, storeFailure(s.log, "reading the current user", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, meResponse{
+	httpx.WriteJSON(w, http.StatusOK, meResponse{
 		ID:          u.PublicID,
 		UserID:      u.PublicID,
 		PrincipalID: u.PublicID,
@@ -279,15 +276,4 @@ func (s *Service) handleJWKS(w http.ResponseWriter, _ *http.Request) {
 	h.Set("Cache-Control", "public, max-age=60")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(doc)
-}
-
-// writeError writes an error returned by the service's domain code, which
-// is always an *apierr.Error; anything else is a 500.
-func writeError(w http.ResponseWriter, err error) {
-	var ae *apierr.Error
-	if errors.As(err, &ae) {
-		apierr.Write(w, ae)
-		return
-	}
-	apierr.Write(w, errInternal)
 }

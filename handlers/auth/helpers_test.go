@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
 	"github.com/caddy-llm/gateway/store/memory"
@@ -179,12 +180,16 @@ func newService(t testing.TB, st store.Store, cfg Config) *Service {
 	return s
 }
 
+// publicRoutes are the routes the middleware lets through without a
+// principal, as llm_auth does.
+var publicRoutes = httpx.NewRouteSet(PublicRoutes...)
+
 // middleware is what the Caddy module does in front of the mux: strict
 // authentication on protected routes, best effort on public ones.
 func middleware(s *Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.Authenticate(r)
-		if IsPublic(r.Method, r.URL.Path) {
+		if publicRoutes.Match(r) {
 			if err == nil && p != nil {
 				r = r.WithContext(principal.With(r.Context(), p))
 			}
@@ -192,7 +197,7 @@ func middleware(s *Service, next http.Handler) http.Handler {
 			return
 		}
 		if err != nil {
-			writeError(w, err)
+			httpx.WriteError(w, r, nil, err, "")
 			return
 		}
 		if p == nil {
@@ -205,7 +210,7 @@ func middleware(s *Service, next http.Handler) http.Handler {
 
 // whoami is a protected test route that echoes the principal.
 func whoami(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, principal.From(r.Context()))
+	httpx.WriteJSON(w, http.StatusOK, principal.From(r.Context()))
 }
 
 // newServer serves s's routes, and GET /whoami, behind middleware.

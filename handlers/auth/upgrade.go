@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
 )
@@ -80,7 +81,7 @@ func (s *Service) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req upgradeRequest
-	if _, aerr := decodeOptionalJSON(w, r, &req); aerr != nil {
+	if aerr := httpx.DecodeJSON(w, r, maxBodySize, &req); aerr != nil {
 		apierr.Write(w, aerr)
 		return
 	}
@@ -108,7 +109,7 @@ func (s *Service) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
 			apierr.Write(w, errUpgradeBadToken)
 		default:
-			writeError(w, err)
+			httpx.WriteError(w, r, s.log, err, "")
 		}
 		return
 	}
@@ -128,7 +129,7 @@ func (s *Service) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("guest upgraded",
 		zap.String("guest_id", p.UserPublicID), zap.String("user_id", v.principal.UserPublicID),
 		zap.Int("conversations", res.Conversations), zap.Int("projects", res.Projects))
-	writeJSON(w, http.StatusOK, upgradeResponse{
+	httpx.WriteJSON(w, http.StatusOK, upgradeResponse{
 		Status:  "upgraded",
 		UserID:  v.principal.UserPublicID,
 		GuestID: p.UserPublicID,

@@ -36,7 +36,7 @@ type Outcome struct {
 	// Stream reports a streamed request.
 	Stream bool
 	// Status is the HTTP status sent (200 for a stream that failed after its
-	// first chunk; provider.StatusClientClosed, 499, when the client went
+	// first chunk; apierr.StatusClientClosed, 499, when the client went
 	// away before an answer).
 	Status int
 	// ErrorCode is the error code sent (in a stream's error event too), or

@@ -13,6 +13,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/handlers/httpx"
+	"github.com/caddy-llm/gateway/handlers/internal/bytesconv"
 	"github.com/caddy-llm/gateway/handlers/openai"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/handlers/provider"
@@ -72,7 +73,7 @@ func (rec *Recorder) refuse(ctx context.Context, err error) *apierr.Error {
 		return aerr
 	}
 	if ctx.Err() != nil {
-		return apierr.New(provider.StatusClientClosed, provider.CodeClientClosed, "the client closed the request")
+		return apierr.New(apierr.StatusClientClosed, provider.CodeClientClosed, "the client closed the request")
 	}
 	if rec.Logger != nil {
 		rec.Logger.Error("recording a turn failed", zap.Error(err))
@@ -125,7 +126,7 @@ func readInput(body []byte) input {
 		title string
 		n     int
 	)
-	gjson.Get(bytesString(body), "messages").ForEach(func(_, m gjson.Result) bool {
+	gjson.Get(bytesconv.String(body), "messages").ForEach(func(_, m gjson.Result) bool {
 		last = m
 		n++
 		if title == "" && m.Get("role").Str == conversation.RoleUser {

@@ -2,10 +2,10 @@ package chat
 
 import (
 	"strings"
-	"unsafe"
 
 	"github.com/tidwall/gjson"
 
+	"github.com/caddy-llm/gateway/handlers/internal/bytesconv"
 	"github.com/caddy-llm/gateway/handlers/openai"
 )
 
@@ -27,7 +27,7 @@ type replyBuilder struct {
 
 // add reads one chunk. data is only read during the call.
 func (b *replyBuilder) add(data []byte) {
-	root := gjson.Parse(bytesString(data))
+	root := gjson.Parse(bytesconv.String(data))
 	root.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
 		case "id":
@@ -141,14 +141,4 @@ func completionReply(body []byte) Reply {
 		return true
 	})
 	return r
-}
-
-// bytesString returns b as a string without copying. The string must not
-// outlive b, and b must not change while the string is used: results that
-// are kept are cloned or appended to a buffer of our own.
-func bytesString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/httpx"
+	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
 )
 
@@ -19,33 +20,24 @@ type conversationList struct {
 	Total int `json:"total"`
 }
 
-func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request) {
-	p := httpx.RequirePrincipal(w, r)
-	if p == nil {
-		return
-	}
+func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	opts, aerr := httpx.ParseListOptions(r.URL.Query())
 	if aerr != nil {
-		apierr.Write(w, aerr)
-		return
+		return aerr
 	}
 	page, total, err := h.Store.ListConversations(r.Context(), p.UserID, opts)
 	if err != nil {
-		h.fail(w, r, err, "conversation")
-		return
+		return err
 	}
 	data := make([]Conversation, len(page.Items))
 	for i, c := range page.Items {
 		data[i] = ConversationJSON(c)
 	}
-	var first, last string
-	if n := len(data); n > 0 {
-		first, last = data[0].ID, data[n-1].ID
-	}
 	httpx.WriteJSON(w, http.StatusOK, conversationList{
-		List:  httpx.NewList(data, first, last, page.HasMore),
+		List:  httpx.NewPage(data, func(c Conversation) string { return c.ID }, page.HasMore),
 		Total: total,
 	})
+	return nil
 }
 
 type createConversationRequest struct {
@@ -55,28 +47,21 @@ type createConversationRequest struct {
 	Items     []itemInput       `json:"items"`
 }
 
-func (h *Handler) createConversation(w http.ResponseWriter, r *http.Request) {
-	p := httpx.RequirePrincipal(w, r)
-	if p == nil {
-		return
-	}
+func (h *Handler) createConversation(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	var req createConversationRequest
 	if aerr := httpx.DecodeJSON(w, r, h.maxBodyBytes(), &req); aerr != nil {
-		apierr.Write(w, aerr)
-		return
+		return aerr
 	}
 	title, aerr := validTitle(req.Title, "title")
 	if aerr == nil {
 		aerr = validateMetadata(req.Metadata)
 	}
 	if aerr != nil {
-		apierr.Write(w, aerr)
-		return
+		return aerr
 	}
 	items, aerr := storeItems(req.Items, "items")
 	if aerr != nil {
-		apierr.Write(w, aerr)
-		return
+		return aerr
 	}
 	conv, _, err := h.Store.CreateConversation(r.Context(), store.Conversation{
 		UserID:          p.UserID,
@@ -86,32 +71,26 @@ func (h *Handler) createConversation(w http.ResponseWriter, r *http.Request) {
 	}, items)
 	if errors.Is(err, store.ErrNotFound) {
 		// The only record a new conversation refers to is its project.
-		apierr.Write(w, apierr.NotFound("project").WithParam("project_id"))
-		return
+		return apierr.NotFound("project").WithParam("project_id")
 	}
 	if err != nil {
-		h.fail(w, r, err, "conversation")
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, ConversationJSON(conv))
+	return nil
 }
 
-func (h *Handler) getConversation(w http.ResponseWriter, r *http.Request) {
-	p := httpx.RequirePrincipal(w, r)
-	if p == nil {
-		return
-	}
+func (h *Handler) getConversation(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	conv, err := h.Store.GetConversation(r.Context(), p.UserID, r.PathValue("id"))
 	if err != nil {
-		h.fail(w, r, err, "conversation")
-		return
+		return err
 	}
 	page, err := h.Store.ListItems(r.Context(), p.UserID, conv.PublicID, store.ListOptions{Limit: httpx.DefaultLimit, Order: store.OrderAsc})
 	if err != nil {
-		h.fail(w, r, err, "conversation")
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, ConversationWithItemsJSON(conv, page))
+	return nil
 }
 
 // updateConversationRequest is the body of POST /v1/conversations/{id}.
@@ -170,56 +149,43 @@ func emptyPatch(patch store.ConversationPatch) bool {
 	return patch.Title == nil && patch.Archived == nil && patch.Metadata == nil && patch.ProjectPublicID == nil
 }
 
-func (h *Handler) updateConversation(w http.ResponseWriter, r *http.Request) {
-	p := httpx.RequirePrincipal(w, r)
-	if p == nil {
-		return
-	}
+func (h *Handler) updateConversation(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	var req updateConversationRequest
 	if aerr := httpx.DecodeJSON(w, r, h.maxBodyBytes(), &req); aerr != nil {
-		apierr.Write(w, aerr)
-		return
+		return aerr
 	}
 	patch, aerr := req.patch()
 	if aerr != nil {
-		apierr.Write(w, aerr)
-		return
+		return aerr
 	}
 	ctx, id := r.Context(), r.PathValue("id")
 	if emptyPatch(patch) {
 		// Nothing to change: answer like GET rather than touch updated_at.
-		h.getConversation(w, r)
-		return
+		return h.getConversation(w, r, p)
 	}
 	if patch.ProjectPublicID != nil && *patch.ProjectPublicID != "" {
 		// The store reports an unknown project and an unknown conversation
 		// alike; look the project up first so the client learns which it is.
 		if _, err := h.Store.GetProject(ctx, p.UserID, *patch.ProjectPublicID); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				apierr.Write(w, apierr.NotFound("project").WithParam("project_id"))
-				return
+				return apierr.NotFound("project").WithParam("project_id")
 			}
-			h.fail(w, r, err, "project")
-			return
+			return httpx.About("project", err)
 		}
 	}
 	conv, err := h.Store.UpdateConversation(ctx, p.UserID, id, patch, time.Now())
 	if err != nil {
-		h.fail(w, r, err, "conversation")
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, ConversationJSON(conv))
+	return nil
 }
 
-func (h *Handler) deleteConversation(w http.ResponseWriter, r *http.Request) {
-	p := httpx.RequirePrincipal(w, r)
-	if p == nil {
-		return
-	}
+func (h *Handler) deleteConversation(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	id := r.PathValue("id")
 	if err := h.Store.DeleteConversation(r.Context(), p.UserID, id); err != nil {
-		h.fail(w, r, err, "conversation")
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, httpx.Deleted{ID: id, Object: "conversation.deleted", Deleted: true})
+	return nil
 }

@@ -35,15 +35,16 @@ type Handler struct {
 
 // Register adds the conversation and item routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/conversations", h.listConversations)
-	mux.HandleFunc("POST /v1/conversations", h.createConversation)
-	mux.HandleFunc("GET /v1/conversations/{id}", h.getConversation)
-	mux.HandleFunc("POST /v1/conversations/{id}", h.updateConversation)
-	mux.HandleFunc("DELETE /v1/conversations/{id}", h.deleteConversation)
-	mux.HandleFunc("GET /v1/conversations/{id}/items", h.listItems)
-	mux.HandleFunc("POST /v1/conversations/{id}/items", h.createItems)
-	mux.HandleFunc("GET /v1/conversations/{id}/items/{item_id}", h.getItem)
-	mux.HandleFunc("DELETE /v1/conversations/{id}/items/{item_id}", h.deleteItem)
+	rs := httpx.Routes{Resource: "conversation", Logger: h.Logger}
+	mux.HandleFunc("GET /v1/conversations", rs.Handle(h.listConversations))
+	mux.HandleFunc("POST /v1/conversations", rs.Handle(h.createConversation))
+	mux.HandleFunc("GET /v1/conversations/{id}", rs.Handle(h.getConversation))
+	mux.HandleFunc("POST /v1/conversations/{id}", rs.Handle(h.updateConversation))
+	mux.HandleFunc("DELETE /v1/conversations/{id}", rs.Handle(h.deleteConversation))
+	mux.HandleFunc("GET /v1/conversations/{id}/items", rs.Handle(h.listItems))
+	mux.HandleFunc("POST /v1/conversations/{id}/items", rs.Handle(h.createItems))
+	mux.HandleFunc("GET /v1/conversations/{id}/items/{item_id}", rs.Handle(h.getItem))
+	mux.HandleFunc("DELETE /v1/conversations/{id}/items/{item_id}", rs.Handle(h.deleteItem))
 }
 
 func (h *Handler) maxBodyBytes() int64 {
@@ -51,9 +52,4 @@ func (h *Handler) maxBodyBytes() int64 {
 		return h.MaxBodyBytes
 	}
 	return DefaultMaxBodyBytes
-}
-
-// fail writes the error err of an operation on resource.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, resource string) {
-	httpx.WriteError(w, r, h.Logger, err, resource)
 }

@@ -8,62 +8,47 @@ import (
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/httpx"
+	"github.com/caddy-llm/gateway/handlers/principal"
 )
 
-func (h *Handler) listItems(w http.ResponseWriter, r *http.Request) {
-	p := httpx.RequirePrincipal(w, r)
-	if p == nil {
-		return
-	}
+func (h *Handler) listItems(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	opts, aerr := httpx.ParseListOptions(r.URL.Query())
 	if aerr != nil {
-		apierr.Write(w, aerr)
-		return
+		return aerr
 	}
 	page, err := h.Store.ListItems(r.Context(), p.UserID, r.PathValue("id"), opts)
 	if err != nil {
-		h.fail(w, r, err, "conversation")
-		return
+		return err
 	}
 	writeItemList(w, ItemsJSON(page.Items), page.HasMore)
+	return nil
 }
 
 func writeItemList(w http.ResponseWriter, data []Item, hasMore bool) {
-	var first, last string
-	if n := len(data); n > 0 {
-		first, last = data[0].ID, data[n-1].ID
-	}
-	httpx.WriteJSON(w, http.StatusOK, httpx.NewList(data, first, last, hasMore))
+	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(data, func(it Item) string { return it.ID }, hasMore))
 }
 
 // createItems appends items given as {"items": […]} (OpenAI's form) or as
 // one bare item object, and answers the list object of the new items.
-func (h *Handler) createItems(w http.ResponseWriter, r *http.Request) {
-	p := httpx.RequirePrincipal(w, r)
-	if p == nil {
-		return
-	}
+func (h *Handler) createItems(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	body, aerr := httpx.ReadBody(w, r, h.maxBodyBytes())
 	if aerr != nil {
-		apierr.Write(w, aerr)
-		return
+		return aerr
 	}
 	ins, param, aerr := decodeItemsRequest(body)
 	if aerr != nil {
-		apierr.Write(w, aerr)
-		return
+		return aerr
 	}
 	items, aerr := storeItems(ins, param)
 	if aerr != nil {
-		apierr.Write(w, aerr)
-		return
+		return aerr
 	}
 	created, err := h.Store.AppendItems(r.Context(), p.UserID, r.PathValue("id"), items)
 	if err != nil {
-		h.fail(w, r, err, "conversation")
-		return
+		return err
 	}
 	writeItemList(w, ItemsJSON(created), false)
+	return nil
 }
 
 // decodeItemsRequest reads the items of an append request, given either as
@@ -100,34 +85,25 @@ func decodeItemsRequest(body []byte) ([]itemInput, string, *apierr.Error) {
 	return []itemInput{single}, "", nil
 }
 
-func (h *Handler) getItem(w http.ResponseWriter, r *http.Request) {
-	p := httpx.RequirePrincipal(w, r)
-	if p == nil {
-		return
-	}
+func (h *Handler) getItem(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	it, err := h.Store.GetItem(r.Context(), p.UserID, r.PathValue("id"), r.PathValue("item_id"))
 	if err != nil {
-		h.fail(w, r, err, "item")
-		return
+		return httpx.About("item", err)
 	}
 	httpx.WriteJSON(w, http.StatusOK, ItemJSON(it))
+	return nil
 }
 
 // deleteItem deletes one item and answers the conversation, as OpenAI does.
-func (h *Handler) deleteItem(w http.ResponseWriter, r *http.Request) {
-	p := httpx.RequirePrincipal(w, r)
-	if p == nil {
-		return
-	}
+func (h *Handler) deleteItem(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
 	ctx, convID := r.Context(), r.PathValue("id")
 	if err := h.Store.DeleteItem(ctx, p.UserID, convID, r.PathValue("item_id")); err != nil {
-		h.fail(w, r, err, "item")
-		return
+		return httpx.About("item", err)
 	}
 	conv, err := h.Store.GetConversation(ctx, p.UserID, convID)
 	if err != nil {
-		h.fail(w, r, err, "conversation")
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, ConversationJSON(conv))
+	return nil
 }

@@ -192,3 +192,14 @@ func TestReadBodyReservesWhatArrives(t *testing.T) {
 		t.Fatalf("reading 10 bytes announced as 9 MiB allocated %d bytes", n)
 	}
 }
+
+func TestNewPage(t *testing.T) {
+	id := func(s string) string { return "id_" + s }
+	if l := NewPage[string](nil, id, false); l.FirstID != nil || l.LastID != nil || l.Data == nil {
+		t.Fatalf("empty page %+v, want [] data and null ids", l)
+	}
+	l := NewPage([]string{"a", "b", "c"}, id, true)
+	if *l.FirstID != "id_a" || *l.LastID != "id_c" || !l.HasMore {
+		t.Fatalf("page %+v, want id_a, id_c, has_more", l)
+	}
+}

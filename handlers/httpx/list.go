@@ -78,3 +78,13 @@ func NewList[T any](data []T, firstID, lastID string, hasMore bool) List[T] {
 	}
 	return l
 }
+
+// NewPage returns the list object for one page whose first and last public
+// ids are those of data's first and last entries, read with id.
+func NewPage[T any](data []T, id func(T) string, hasMore bool) List[T] {
+	var first, last string
+	if n := len(data); n > 0 {
+		first, last = id(data[0]), id(data[n-1])
+	}
+	return NewList(data, first, last, hasMore)
+}

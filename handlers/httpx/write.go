@@ -50,9 +50,14 @@ type Deleted struct {
 func RequirePrincipal(w http.ResponseWriter, r *http.Request) *principal.Principal {
 	p := principal.From(r.Context())
 	if p == nil {
-		apierr.WriteStatus(w, http.StatusUnauthorized, "unauthorized", "authentication required")
+		apierr.Write(w, errNoPrincipal())
 	}
 	return p
+}
+
+// errNoPrincipal is the 401 of a route reached without a principal.
+func errNoPrincipal() *apierr.Error {
+	return apierr.New(http.StatusUnauthorized, "unauthorized", "authentication required")
 }
 
 // StoreError returns the API error for an error of the store: ErrNotFound is

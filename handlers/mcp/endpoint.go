@@ -92,9 +92,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if e.agg.cfg.Stateless {
 			allow = "POST"
 		}
-		w.Header().Set("Allow", allow)
-		apierr.WriteStatus(w, http.StatusMethodNotAllowed, "method_not_allowed",
-			"method "+r.Method+" is not allowed on "+Path)
+		httpx.WriteMethodNotAllowed(w, r, allow)
 		return
 	}
 	ew := &errorWriter{ResponseWriter: w}

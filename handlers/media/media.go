@@ -42,10 +42,6 @@ const DefaultTimeout = 5 * time.Second
 // carry images inline as data URLs, so this is far above a request's limit.
 const maxAnswerBytes = 64 << 20
 
-// statusClientClosedRequest is the status recorded when the caller went away
-// during resolution; nobody reads the answer.
-const statusClientClosedRequest = 499
-
 // defaultClient serves resolvers that have no Client of their own. Its
 // transport is separate from http.DefaultTransport so that no other code
 // changes its settings; no client timeout, since every call has a deadline.
@@ -167,7 +163,7 @@ func (res *Resolver) resolve(ctx context.Context, r *http.Request, messages stri
 func (res *Resolver) callFailed(ctx, callCtx context.Context, timeout time.Duration, err error) *apierr.Error {
 	switch {
 	case ctx.Err() != nil:
-		return apierr.New(statusClientClosedRequest, "request_canceled", "the request was canceled")
+		return apierr.New(apierr.StatusClientClosed, "request_canceled", "the request was canceled")
 	case errors.Is(callCtx.Err(), context.DeadlineExceeded):
 		res.logWarn("the media resolver timed out", zap.Duration("timeout", timeout))
 		return apierr.New(http.StatusGatewayTimeout, "media_resolver_timeout",

@@ -6,13 +6,11 @@
 package models
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/openai"
-	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/handlers/provider"
 )
 
@@ -31,19 +29,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/models/{id...}", h.retrieve)
 }
 
-// authorized answers 401 when the request carries no principal. The auth
-// handler in front already refuses such requests; this keeps the handler
-// safe when mounted without it.
-func authorized(w http.ResponseWriter, r *http.Request) bool {
-	if principal.From(r.Context()) == nil {
-		apierr.WriteStatus(w, http.StatusUnauthorized, "unauthorized", "authentication required")
-		return false
-	}
-	return true
-}
-
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	if !authorized(w, r) {
+	if httpx.RequirePrincipal(w, r) == nil {
 		return
 	}
 	models := h.Router.Models()
@@ -51,11 +38,11 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	for i, m := range models {
 		list.Data[i] = modelObject(m)
 	}
-	writeJSON(w, list)
+	httpx.WriteJSON(w, http.StatusOK, list)
 }
 
 func (h *Handler) retrieve(w http.ResponseWriter, r *http.Request) {
-	if !authorized(w, r) {
+	if httpx.RequirePrincipal(w, r) == nil {
 		return
 	}
 	m, ok := h.Router.Model(r.PathValue("id"))
@@ -63,7 +50,7 @@ func (h *Handler) retrieve(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, apierr.NotFound("model"))
 		return
 	}
-	writeJSON(w, modelObject(m))
+	httpx.WriteJSON(w, http.StatusOK, modelObject(m))
 }
 
 func modelObject(m *provider.Model) openai.Model {
@@ -104,7 +91,7 @@ type Architecture struct {
 }
 
 func (h *Handler) catalog(w http.ResponseWriter, r *http.Request) {
-	if !authorized(w, r) {
+	if httpx.RequirePrincipal(w, r) == nil {
 		return
 	}
 	m, ok := h.Router.Model(r.PathValue("id"))
@@ -112,7 +99,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, apierr.NotFound("model"))
 		return
 	}
-	writeJSON(w, catalogOf(m))
+	httpx.WriteJSON(w, http.StatusOK, catalogOf(m))
 }
 
 func catalogOf(m *provider.Model) Catalog {
@@ -171,7 +158,7 @@ type ProviderList struct {
 }
 
 func (h *Handler) providers(w http.ResponseWriter, r *http.Request) {
-	if !authorized(w, r) {
+	if httpx.RequirePrincipal(w, r) == nil {
 		return
 	}
 	statuses := h.Router.Providers()
@@ -187,18 +174,5 @@ func (h *Handler) providers(w http.ResponseWriter, r *http.Request) {
 			Active:     s.Models > 0,
 		}
 	}
-	writeJSON(w, list)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		apierr.WriteStatus(w, http.StatusInternalServerError, "internal_error", "the response could not be encoded")
-		return
-	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	httpx.WriteJSON(w, http.StatusOK, list)
 }

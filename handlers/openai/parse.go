@@ -4,11 +4,11 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/internal/bytesconv"
 	"github.com/caddy-llm/gateway/handlers/jsonguard"
 )
 
@@ -142,19 +142,10 @@ func caseVariantOf(key string) string {
 	return ""
 }
 
-// bytesString returns b as a string without copying. The string must not
-// outlive b, and b must not change while the string is used.
-func bytesString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
 // parseRoot returns the top-level value of a valid JSON document with its
 // Index set, so that the positions gjson reports are offsets into body.
 func parseRoot(body []byte) gjson.Result {
-	s := bytesString(body)
+	s := bytesconv.String(body)
 	start := 0
 	for start < len(s) && (s[start] == ' ' || s[start] == '\t' || s[start] == '\n' || s[start] == '\r') {
 		start++

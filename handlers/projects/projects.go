@@ -29,11 +29,12 @@ type Handler struct {
 
 // Register adds the project routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/projects", h.list)
-	mux.HandleFunc("POST /v1/projects", h.create)
-	mux.HandleFunc("GET /v1/projects/{id}", h.get)
-	mux.HandleFunc("PATCH /v1/projects/{id}", h.update)
-	mux.HandleFunc("DELETE /v1/projects/{id}", h.delete)
+	rs := httpx.Routes{Resource: "project", Logger: h.Logger}
+	mux.HandleFunc("GET /v1/projects", rs.Handle(h.list))
+	mux.HandleFunc("POST /v1/projects", rs.Handle(h.create))
+	mux.HandleFunc("GET /v1/projects/{id}", rs.Handle(h.get))
+	mux.HandleFunc("PATCH /v1/projects/{id}", rs.Handle(h.update))
+	mux.HandleFunc("DELETE /v1/projects/{id}", rs.Handle(h.delete))
 }
 
 // Project is a project as the API shows it. archived is also written as

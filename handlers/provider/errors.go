@@ -125,10 +125,6 @@ const (
 	CodeClientClosed        = "client_closed_request"
 )
 
-// StatusClientClosed is the status recorded (never sent) when the client
-// went away, as nginx names it.
-const StatusClientClosed = 499
-
 // APIError returns the error as clients see it. Nothing of an upstream's
 // body beyond a sanitised message of a 400 reaches them.
 func (e *Error) APIError() *apierr.Error {
@@ -154,7 +150,7 @@ func (e *Error) APIError() *apierr.Error {
 	case KindAuth:
 		return apierr.New(http.StatusBadGateway, CodeUpstreamAuth, "the gateway could not authenticate to the upstream provider")
 	case KindCanceled:
-		return apierr.New(StatusClientClosed, CodeClientClosed, "the client closed the request")
+		return apierr.New(apierr.StatusClientClosed, CodeClientClosed, "the client closed the request")
 	case KindNotFound:
 		return apierr.New(http.StatusBadGateway, CodeUpstreamError, "the upstream provider does not serve this model")
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 )
 
 func init() {
@@ -42,6 +43,10 @@ func (ErrorHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhtt
 		apierr.Write(w, apierr.RequestTooLarge(limit))
 		return nil
 	}
+	if status == http.StatusNotFound {
+		httpx.WriteRouteNotFound(w, r)
+		return nil
+	}
 	apierr.WriteStatus(w, status, codeFor(status), messageFor(status))
 	return nil
 }
@@ -50,8 +55,6 @@ func codeFor(status int) string {
 	switch status {
 	case http.StatusRequestEntityTooLarge:
 		return "request_too_large"
-	case http.StatusNotFound:
-		return "route_not_found"
 	case http.StatusMethodNotAllowed:
 		return "method_not_allowed"
 	case http.StatusTooManyRequests:

@@ -14,6 +14,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers"
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/auth"
+	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/modules/llmapp"
 )
@@ -44,8 +45,9 @@ func init() {
 // error="invalid_token" for bad credentials, without an error code when it
 // carried none.
 type Handler struct {
-	// PublicPaths are more paths that need no credentials. A path ending
-	// in "*" is a prefix.
+	// PublicPaths are more paths that need no credentials, beyond the
+	// API's own public routes (handlers.IsPublic). A path ending in "*" is
+	// a prefix.
 	PublicPaths []string `json:"public_paths,omitempty"`
 
 	app    *llmapp.App
@@ -81,7 +83,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !public && !h.app.KnownRoute(r) {
 		// A path the API does not serve is a 404 whatever the credentials:
 		// a 401 would make a mistyped route look like an auth failure.
-		handlers.WriteRouteNotFound(w, r)
+		httpx.WriteRouteNotFound(w, r)
 		return nil
 	}
 
@@ -111,10 +113,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 func (h *Handler) isPublic(r *http.Request) bool {
-	path := r.URL.Path
-	if handlers.IsPublicPath(path) || auth.IsPublic(r.Method, path) {
+	if handlers.IsPublic(r) {
 		return true
 	}
+	path := r.URL.Path
 	for _, p := range h.PublicPaths {
 		if prefix, ok := strings.CutSuffix(p, "*"); ok {
 			if strings.HasPrefix(path, prefix) {
