@@ -14,7 +14,7 @@ import (
 // have) on one fresh database.
 func openPostgres(t *testing.T, n int) []store.Store {
 	t.Helper()
-	url := storetest.NewPostgresDatabase(t)
+	url := storetest.NewMigratedPostgresDatabase(t)
 	stores := make([]store.Store, n)
 	for i := range stores {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
