@@ -159,7 +159,10 @@ func quote(s string) string {
 	return string(b)
 }
 
+// forEachStore runs test on every store, in parallel with the other tests
+// that use it: each gets a database of its own.
 func forEachStore(t *testing.T, test func(t *testing.T, st store.Store)) {
+	t.Parallel()
 	for _, s := range httpxtest.Stores {
 		t.Run(s.Name, func(t *testing.T) { test(t, s.New(t)) })
 	}
@@ -548,6 +551,7 @@ func (downStore) GetSettings(context.Context, int64) (store.UserSettings, error)
 // A database outage refuses a turn with 503 before the upstream is called;
 // a chat without conversation does not notice it.
 func TestTurnDatabaseDown(t *testing.T) {
+	t.Parallel()
 	for _, s := range httpxtest.Stores {
 		t.Run(s.Name, func(t *testing.T) {
 			st := s.New(t)

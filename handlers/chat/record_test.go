@@ -74,6 +74,7 @@ func (e *env) conversation(t *testing.T, c store.Conversation) store.Conversatio
 }
 
 func TestRecorder(t *testing.T) {
+	t.Parallel()
 	for _, s := range httpxtest.Stores {
 		t.Run(s.Name, func(t *testing.T) {
 			st := s.New(t)

@@ -14,6 +14,7 @@ import (
 // TestRecorderBegin drives the domain's own API, a Turn with no request
 // behind it, as the Responses API and memory will.
 func TestRecorderBegin(t *testing.T) {
+	t.Parallel()
 	for _, s := range httpxtest.Stores {
 		t.Run(s.Name, func(t *testing.T) {
 			st := s.New(t)

@@ -127,10 +127,8 @@ func testRefill(t *testing.T, env limiterEnv, key string) {
 	}
 }
 
-// testTiers runs testTier for every tier of the specification, and
-// testRefill.
-func testTiers(t *testing.T, newEnv func(t *testing.T) limiterEnv) {
-	tiers := DefaultTiers()
+// testTiers runs testTier for every tier of tiers, and testRefill.
+func testTiers(t *testing.T, tiers Tiers, newEnv func(t *testing.T) limiterEnv) {
 	for _, lim := range []Limit{tiers.User, tiers.APIKey, tiers.Guest, tiers.IP} {
 		t.Run(lim.Name, func(t *testing.T) {
 			t.Parallel()

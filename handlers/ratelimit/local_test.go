@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
+// TestLocalTiers runs the specification's tiers on a fake clock.
 func TestLocalTiers(t *testing.T) {
-	testTiers(t, func(t *testing.T) limiterEnv {
+	testTiers(t, DefaultTiers(), func(t *testing.T) limiterEnv {
 		clock := newFakeClock()
 		return limiterEnv{limiter: newLocal(clock.now), now: clock.now, sleep: clock.sleep}
 	})

@@ -55,13 +55,28 @@ func newTestPrefix(t testing.TB, client *redis.Client) string {
 	return prefix
 }
 
+// shortTiers are the specification's tiers (DefaultTiers, which
+// TestLocalTiers runs on a fake clock) with the same capacities but shorter
+// periods, so that a test on the real clock waits out a Retry-After of at
+// most 1.2 s instead of the guest tier's 6 s. The emission intervals stay far
+// longer than a tier's whole capacity of requests takes, so that no token
+// comes back while the test counts Remaining down.
+func shortTiers() Tiers {
+	return Tiers{
+		User:   Limit{Name: "user", Rate: 60, Period: 30 * time.Second},      // 500 ms per request
+		APIKey: Limit{Name: "api_key", Rate: 1000, Period: 20 * time.Minute}, // 1.2 s per request
+		Guest:  Limit{Name: "guest", Rate: 10, Period: 5 * time.Second},      // 500 ms per request
+		IP:     Limit{Name: "ip", Rate: 100, Period: 50 * time.Second},       // 500 ms per request
+	}
+}
+
 func TestRedisTiers(t *testing.T) {
 	client := newTestRedisClient(t, time.Second)
 	prefix := newTestPrefix(t, client)
 	// Generous timeouts: this test is about the decisions, not about a
 	// slow Redis, and the test machine may be busy.
 	limiter := NewRedis(client, RedisOptions{Prefix: prefix, Timeout: time.Second})
-	testTiers(t, func(t *testing.T) limiterEnv {
+	testTiers(t, shortTiers(), func(t *testing.T) limiterEnv {
 		return limiterEnv{
 			limiter: limiter,
 			now:     time.Now,

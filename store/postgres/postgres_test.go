@@ -15,7 +15,7 @@ func open(t *testing.T) *postgres.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	s, err := postgres.Open(ctx, postgres.Config{URL: storetest.NewPostgresDatabase(t), QueryTimeout: 10 * time.Second})
+	s, err := postgres.Open(ctx, postgres.Config{URL: storetest.NewMigratedPostgresDatabase(t), QueryTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

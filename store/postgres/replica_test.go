@@ -17,7 +17,7 @@ import (
 func TestConformanceReadsOnReadPool(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		t.Helper()
-		dsn := storetest.NewPostgresDatabase(t)
+		dsn := storetest.NewMigratedPostgresDatabase(t)
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
 		s, err := postgres.Open(ctx, postgres.Config{URL: dsn, ReadURL: dsn, ReadYourWritesWindow: -1, QueryTimeout: 10 * time.Second})

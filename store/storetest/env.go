@@ -49,11 +49,22 @@ func RandomName(prefix string) string {
 // NewPostgresDatabase creates an empty database for the test and returns its
 // URL; the database is dropped when the test ends. A PostgreSQL that cannot be
 // reached fails the test: the suite is meant to run against a real one (the
-// README's test command starts one when none is running).
+// README's test command starts one when none is running). Tests that only
+// need the schema in place use the faster NewMigratedPostgresDatabase.
 func NewPostgresDatabase(t testing.TB) string {
 	t.Helper()
+	return newPostgresDatabase(t, false)
+}
+
+// newPostgresDatabase creates the test's database, empty or as a copy of the
+// migrations' template, and drops it when the test ends.
+func newPostgresDatabase(t testing.TB, migrated bool) string {
+	t.Helper()
 	admin := AdminPostgresURL()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if _, err := url.Parse(admin); err != nil {
+		t.Fatalf("parsing TEST_DATABASE_URL: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), templateTimeout)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
@@ -61,7 +72,12 @@ func NewPostgresDatabase(t testing.TB) string {
 	}
 	defer conn.Close(ctx)
 	name := RandomName("llmgw_test_")
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if migrated {
+		err = createFromTemplate(ctx, conn, admin, name)
+	} else {
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
+	}
+	if err != nil {
 		t.Fatalf("creating test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -77,12 +93,7 @@ func NewPostgresDatabase(t testing.TB) string {
 			t.Logf("dropping test database %s: %v", name, err)
 		}
 	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("parsing TEST_DATABASE_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return databaseURL(admin, name)
 }
 
 func redact(raw string) string {

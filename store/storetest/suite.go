@@ -1,6 +1,7 @@
 // Package storetest is the conformance suite that every store.Store
 // implementation passes (Run), and the environment the project's tests share:
-// a fresh PostgreSQL database per test (NewPostgresDatabase) and the Redis
+// a fresh PostgreSQL database per test (NewPostgresDatabase, or
+// NewMigratedPostgresDatabase with the schema in place) and the Redis
 // address (RedisURL) with key prefixes that do not collide (RandomName).
 package storetest
 
@@ -16,7 +17,8 @@ import (
 // Run is the conformance suite every store.Store implementation must pass
 // (the pattern of Dex's storage/conformance). newStore returns a new, empty
 // store for one group of tests and arranges its cleanup with t.Cleanup. Each
-// group works with users of its own, so groups never see each other's data.
+// group works with users of its own, so groups never see each other's data;
+// they run in parallel, each on a store of its own.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	groups := []struct {
 		name string
@@ -41,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
 			g.run(t, newStore(t))
 		})
 	}

@@ -19,7 +19,7 @@ type Store struct {
 }
 
 // Stores are the implementations every handler suite runs on. PostgreSQL
-// must be reachable (see storetest.NewPostgresDatabase): a test that cannot
+// must be reachable (see storetest.NewMigratedPostgresDatabase): a test that cannot
 // reach it fails.
 var Stores = []Store{
 	{Name: "memory", New: func(t testing.TB) store.Store {
@@ -31,7 +31,7 @@ var Stores = []Store{
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		st, err := postgres.Open(ctx, postgres.Config{URL: storetest.NewPostgresDatabase(t), QueryTimeout: 10 * time.Second})
+		st, err := postgres.Open(ctx, postgres.Config{URL: storetest.NewMigratedPostgresDatabase(t), QueryTimeout: 10 * time.Second})
 		if err != nil {
 			t.Fatalf("opening the PostgreSQL store: %v", err)
 		}
