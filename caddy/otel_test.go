@@ -92,9 +92,6 @@ func TestOTELEnabledTracesRequestsAndPropagatesUpstream(t *testing.T) {
 				"OTEL_SERVICE_NAME", "jan-gateway-under-test",
 				"OTEL_BSP_SCHEDULE_DELAY", "100",
 				"INFERENCE_BASE_URL", upstream.URL + "/v1",
-				// Both subtests log guests in from one address; the
-				// in-process guest-login limit outlives a reload.
-				"RATE_LIMIT_GUEST_LOGIN", "1000/min",
 				"OTEL_ENABLED", "false",
 			}
 			if enabled {
