@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,18 +30,6 @@ func (p FailurePolicy) String() string {
 		return "fail_closed"
 	}
 	return "fail_open"
-}
-
-// ParseFailurePolicy reads "fail_open" or "fail_closed" (also "open" and
-// "closed").
-func ParseFailurePolicy(s string) (FailurePolicy, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "fail_open", "open":
-		return FailOpen, nil
-	case "fail_closed", "closed":
-		return FailClosed, nil
-	}
-	return 0, fmt.Errorf("parsing failure policy %q: want fail_open or fail_closed", s)
 }
 
 // DefaultLogInterval is how often Guarded logs at most, by default.

@@ -125,29 +125,3 @@ func TestGuardedLogsAtMostOncePerInterval(t *testing.T) {
 		t.Errorf("failures_not_logged = %v, want 99", got)
 	}
 }
-
-func TestParseFailurePolicy(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    FailurePolicy
-		wantErr bool
-	}{
-		{"fail_open", FailOpen, false},
-		{"fail_closed", FailClosed, false},
-		{" Closed ", FailClosed, false},
-		{"open", FailOpen, false},
-		{"", 0, true},
-		{"fail", 0, true},
-	}
-	for _, tt := range tests {
-		got, err := ParseFailurePolicy(tt.in)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("ParseFailurePolicy(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.wantErr)
-		}
-		if err == nil {
-			if back, _ := ParseFailurePolicy(got.String()); back != got {
-				t.Errorf("%v does not read back from its String %q", got, got.String())
-			}
-		}
-	}
-}

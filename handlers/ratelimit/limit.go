@@ -25,9 +25,6 @@ type Limit struct {
 // PerMinute returns a limit of rate requests per minute.
 func PerMinute(rate int) Limit { return Limit{Rate: rate, Period: time.Minute} }
 
-// PerHour returns a limit of rate requests per hour.
-func PerHour(rate int) Limit { return Limit{Rate: rate, Period: time.Hour} }
-
 // Capacity returns the bucket's capacity: Burst, or Rate when Burst is zero.
 func (l Limit) Capacity() int {
 	if l.Burst > 0 {

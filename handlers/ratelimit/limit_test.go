@@ -50,7 +50,7 @@ func TestLimitCapacity(t *testing.T) {
 	if got := (Limit{Rate: 60, Period: time.Minute, Burst: 5}).Capacity(); got != 5 {
 		t.Errorf("capacity of 60/min with burst 5 = %d, want 5", got)
 	}
-	if got := PerHour(1000).emissionInterval(); got != 3600*time.Millisecond {
+	if got := (Limit{Rate: 1000, Period: time.Hour}).emissionInterval(); got != 3600*time.Millisecond {
 		t.Errorf("1000/hour: one request every %v, want 3.6s", got)
 	}
 }
