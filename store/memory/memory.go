@@ -53,6 +53,9 @@ type Store struct {
 	// tombstones keep the place of deleted conversations, items and
 	// projects in their listings, by public id, for a while.
 	tombstones map[string]tombstone
+	// buriedOrder holds the tombstones' public ids in the order they were
+	// buried, oldest first, for pruning.
+	buriedOrder []string
 	// settingsLocks serialise UpdateSettings per user (striped by user id)
 	// without holding mu while the caller's apply function runs.
 	settingsLocks [64]sync.Mutex

@@ -17,15 +17,25 @@ type tombstone struct {
 }
 
 // bury records the tombstone of a deleted record and drops the tombstones
-// older than store.TombstoneRetention. Callers hold s.mu for writing.
+// older than store.TombstoneRetention. Tombstones are buried in time order,
+// so the expired ones are at the front of s.buriedOrder: a delete costs what
+// expired since the last one, not a walk over every user's tombstones.
+// Callers hold s.mu for writing.
 func (s *Store) bury(publicID string, t tombstone) {
 	t.at = s.now()
-	for id, old := range s.tombstones {
-		if t.at.Sub(old.at) > store.TombstoneRetention {
+	for len(s.buriedOrder) > 0 {
+		id := s.buriedOrder[0]
+		if old, ok := s.tombstones[id]; ok {
+			if t.at.Sub(old.at) <= store.TombstoneRetention {
+				break
+			}
 			delete(s.tombstones, id)
-		}
+		} // else gone already with its user (Purge)
+		s.buriedOrder[0] = ""
+		s.buriedOrder = s.buriedOrder[1:]
 	}
 	s.tombstones[publicID] = t
+	s.buriedOrder = append(s.buriedOrder, publicID)
 }
 
 // buried returns the listing key of a deleted record of the user, under
