@@ -139,7 +139,15 @@ func TestFinishReasons(t *testing.T) {
 func route(t *testing.T, srv http.Handler, body string) (*provider.Router, *provider.Request, *providertest.Upstream) {
 	t.Helper()
 	up := providertest.NewUpstream(t, srv)
-	p, err := New(Config{ID: "anthropic", BaseURL: up.URL, APIKey: "sk-ant-test", ModelMap: map[string]string{"claude": "claude-sonnet-4-5"}, IdleTimeout: 2 * time.Second})
+	r, req := routeConfig(t, Config{ID: "anthropic", BaseURL: up.URL, APIKey: "sk-ant-test", ModelMap: map[string]string{"claude": "claude-sonnet-4-5"}, IdleTimeout: 2 * time.Second}, body)
+	return r, req, up
+}
+
+// routeConfig builds a provider for cfg behind a router, and the request
+// for body to its model "claude".
+func routeConfig(t *testing.T, cfg Config, body string) (*provider.Router, *provider.Request) {
+	t.Helper()
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +161,7 @@ func route(t *testing.T, srv http.Handler, body string) (*provider.Router, *prov
 		t.Fatalf("invalid test body: %s", aerr.Message)
 	}
 	m, _ := r.Model("claude")
-	return r, &provider.Request{Body: []byte(body), Chat: chat, Model: m}, up
+	return r, &provider.Request{Body: []byte(body), Chat: chat, Model: m}
 }
 
 func TestChatCompletion(t *testing.T) {

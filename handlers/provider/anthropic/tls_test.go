@@ -5,8 +5,6 @@ import (
 	"crypto/tls"
 	"testing"
 
-	wire "github.com/caddy-llm/gateway/handlers/openai"
-	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/provider/providertest"
 )
 
@@ -24,21 +22,8 @@ func TestUpstreamTLS(t *testing.T) {
 		if withCert {
 			cfg.Certificates = []tls.Certificate{clientCA.ClientCert(t, "gateway")}
 		}
-		p, err := New(Config{ID: "anthropic", BaseURL: up.URL, APIKey: "sk-ant-test", ModelMap: map[string]string{"claude": ""}, TLSConfig: cfg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
-		r, err := provider.NewRouter([]provider.Provider{p}, provider.RouterConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		chat, aerr := wire.ParseChatRequest([]byte(body))
-		if aerr != nil {
-			t.Fatal(aerr.Message)
-		}
-		m, _ := r.Model("claude")
-		_, _, err = r.ChatCompletion(context.Background(), &provider.Request{Body: []byte(body), Chat: chat, Model: m})
+		r, req := routeConfig(t, Config{ID: "anthropic", BaseURL: up.URL, APIKey: "sk-ant-test", ModelMap: map[string]string{"claude": ""}, TLSConfig: cfg}, body)
+		_, _, err := r.ChatCompletion(context.Background(), req)
 		if withCert && err != nil {
 			t.Errorf("with the client certificate: %v", err)
 		}
