@@ -1,0 +1,344 @@
+package responses
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
+
+	"github.com/caddy-llm/gateway/handlers/chat"
+	"github.com/caddy-llm/gateway/handlers/internal/bytesconv"
+	"github.com/caddy-llm/gateway/handlers/provider"
+)
+
+// serveStream relays a streamed answer as the Responses event sequence:
+// response.created and response.in_progress once a deployment has answered
+// (a failure before that is a plain HTTP error, after the router's
+// fail-over), then the events each upstream chunk makes, written and
+// flushed as the chunk arrives (the events of chunks that arrived together
+// are flushed once), then the items' done events and response.completed or
+// response.incomplete. An upstream that fails mid-stream ends it with
+// response.failed carrying the partial output, never a completion.
+//
+// The response is stored, and its turn appended to the conversation, once
+// the answer has ended and before the final event is sent; a cut answer is
+// stored as failed with its items incomplete.
+func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, t *turn, o *chat.Outcome) {
+	s, att, err := h.Router.ChatCompletionStream(r.Context(), t.upstream)
+	o.Provider, o.UpstreamModel, o.Tries, o.UpstreamLatency = att.Provider, att.UpstreamModel, att.Tries, att.Latency
+	if err != nil {
+		h.upstreamFailed(w, r, o, err)
+		return
+	}
+	defer s.Close()
+
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	hdr.Del("Content-Length")
+	o.Status = http.StatusOK
+	o.TimeToFirstByte = time.Since(o.Start)
+	if h.Observer != nil {
+		h.Observer.FirstByte(r, o)
+	}
+	w.WriteHeader(http.StatusOK)
+
+	timeout := h.StreamWriteTimeout
+	if timeout <= 0 {
+		timeout = chat.DefaultStreamWriteTimeout
+	}
+	sw := streamWriter{w: w, rc: http.NewResponseController(w), timeout: timeout}
+	defer sw.clearDeadline()
+	rel := relay{t: t}
+	rel.ev.buf = make([]byte, 0, 4<<10)
+	start := t.response(StatusInProgress, nil, nil)
+	rel.ev.response(eventCreated, start)
+	rel.ev.response(eventInProgress, start)
+
+	ready, _ := s.(provider.ReadyStream)
+	for {
+		if err := sw.write(rel.ev.buf, ready == nil || !ready.Ready()); err != nil {
+			s.Close()
+			o.Incomplete, o.ErrorCode = true, provider.CodeClientClosed
+			h.finish(r, o, t, rel.failed(provider.CodeClientClosed, "the client closed the request"))
+			return
+		}
+		rel.ev.buf = rel.ev.buf[:0]
+		c, err := s.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				resp := rel.end()
+				h.finish(r, o, t, resp)
+				rel.ev.response(finalEvent(resp.Status), resp)
+				_ = sw.write(rel.ev.buf, true)
+				return
+			}
+			perr := provider.AsError(r.Context(), err)
+			e := perr.APIError()
+			o.Incomplete, o.ErrorCode = true, e.Code
+			resp := rel.failed(e.Code, e.Message)
+			h.finish(r, o, t, resp)
+			if perr.Kind == provider.KindCanceled {
+				return
+			}
+			h.logger().Warn("upstream failed mid-stream",
+				zap.String("model", o.Model), zap.String("provider", o.Provider),
+				zap.String("kind", perr.Kind.String()), zap.Error(perr.Err))
+			rel.ev.response(eventFailed, resp)
+			_ = sw.write(rel.ev.buf, true)
+			return
+		}
+		if c.HasUsage {
+			o.Usage, o.HasUsage = c.Usage, true
+			rel.usage = usageOf(c.Usage)
+		}
+		if !c.UsageOnly {
+			rel.add(c.Data)
+		}
+	}
+}
+
+func finalEvent(status string) string {
+	if status == StatusIncomplete {
+		return eventIncomplete
+	}
+	return eventCompleted
+}
+
+// relay turns the chunks of a chat completions stream into Responses
+// events, accumulating the answer.
+type relay struct {
+	t     *turn
+	a     answer
+	ev    events
+	usage *Usage
+	// textStarted and refusalStarted report that the message's output_text
+	// (content index 0) and refusal (after the text) parts were added.
+	textStarted, refusalStarted bool
+}
+
+// add reads one chunk (its first choice) and appends the events it makes.
+// data is only read during the call.
+func (rl *relay) add(data []byte) {
+	choice := gjson.Get(bytesconv.String(data), "choices.0")
+	if !choice.Exists() {
+		return
+	}
+	choice.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "delta":
+			v.ForEach(func(k, v gjson.Result) bool {
+				switch k.Str {
+				case "content":
+					if v.Type == gjson.String && v.Str != "" {
+						rl.text(v.Str, false)
+					}
+				case "refusal":
+					if v.Type == gjson.String && v.Str != "" {
+						rl.text(v.Str, true)
+					}
+				case "tool_calls":
+					i := 0
+					v.ForEach(func(_, tc gjson.Result) bool {
+						rl.toolCall(tc, i)
+						i++
+						return true
+					})
+				}
+				return true
+			})
+		case "finish_reason":
+			if v.Type == gjson.String {
+				rl.a.finish = v.Str
+			}
+		}
+		return true
+	})
+}
+
+// outputIndex returns the output index of the message (k = -1) or of
+// calls[k].
+func (rl *relay) outputIndex(k int) int {
+	for i, o := range rl.a.order {
+		if o == k {
+			return i
+		}
+	}
+	return len(rl.a.order)
+}
+
+// text appends a piece of the message's text (or refusal), starting the
+// message item and its part first.
+func (rl *relay) text(delta string, refusal bool) {
+	if rl.a.ensureMessage() {
+		rl.ev.item(eventItemAdded, rl.outputIndex(-1), Item{ID: rl.a.msgID, Type: ItemMessage, Role: "assistant", Status: StatusInProgress})
+	}
+	out := rl.outputIndex(-1)
+	if refusal {
+		content := 0
+		if rl.textStarted {
+			content = 1
+		}
+		if !rl.refusalStarted {
+			rl.refusalStarted = true
+			rl.ev.part(eventPartAdded, rl.a.msgID, out, content, []byte(emptyRefusalPart))
+		}
+		rl.a.refusal = append(rl.a.refusal, delta...)
+		rl.ev.textDelta(eventRefusalDelta, rl.a.msgID, out, content, delta)
+		return
+	}
+	if !rl.textStarted {
+		rl.textStarted = true
+		rl.ev.part(eventPartAdded, rl.a.msgID, out, 0, []byte(emptyOutputTextPart))
+	}
+	rl.a.text = append(rl.a.text, delta...)
+	rl.ev.textDelta(eventTextDelta, rl.a.msgID, out, 0, delta)
+}
+
+// toolCall merges one tool call delta: the call's item is added once its
+// name is known, and each piece of its arguments is a delta event.
+func (rl *relay) toolCall(tc gjson.Result, pos int) {
+	i := pos
+	if idx := tc.Get("index"); idx.Type == gjson.Number {
+		i = int(idx.Int())
+	}
+	c := rl.a.callAt(i)
+	if c == nil {
+		return
+	}
+	if id := tc.Get("id"); id.Type == gjson.String && c.callID == "" {
+		c.callID = id.String()
+	}
+	fn := tc.Get("function")
+	if name := fn.Get("name"); name.Type == gjson.String {
+		c.name += name.Str
+	}
+	args := fn.Get("arguments")
+	if args.Type == gjson.String {
+		c.args = append(c.args, args.Str...)
+	}
+	out := rl.outputIndex(i)
+	if !c.started {
+		if c.name == "" {
+			return
+		}
+		rl.startCall(c, out)
+		return
+	}
+	if args.Str != "" {
+		rl.ev.argumentsDelta(c.itemID, out, args.Str)
+	}
+}
+
+// startCall adds a call's item, with the arguments that came before its
+// name as one delta.
+func (rl *relay) startCall(c *call, out int) {
+	c.started = true
+	it := c.item(StatusInProgress)
+	it.Arguments = ""
+	rl.ev.item(eventItemAdded, out, it)
+	if len(c.args) > 0 {
+		rl.ev.argumentsDelta(c.itemID, out, string(c.args))
+	}
+}
+
+// end appends the done events of every item and returns the ended
+// response (without its final event).
+func (rl *relay) end() *Response {
+	status := rl.a.itemStatus()
+	for out, k := range rl.a.order {
+		if k < 0 {
+			msg := rl.a.message(status)
+			content := 0
+			if rl.textStarted {
+				rl.ev.head(eventTextDone)
+				rl.ev.position(msg.ID, out, 0)
+				rl.ev.stringMember("text", string(rl.a.text))
+				rl.ev.buf = append(rl.ev.buf, deltaLogprobs...)
+				rl.ev.end()
+				part, _ := Part{Type: PartOutputText, Text: string(rl.a.text)}.MarshalJSON()
+				rl.ev.part(eventPartDone, msg.ID, out, 0, part)
+				content = 1
+			}
+			if rl.refusalStarted {
+				rl.ev.head(eventRefusalDone)
+				rl.ev.position(msg.ID, out, content)
+				rl.ev.stringMember("refusal", string(rl.a.refusal))
+				rl.ev.end()
+				part, _ := Part{Type: PartRefusal, Text: string(rl.a.refusal)}.MarshalJSON()
+				rl.ev.part(eventPartDone, msg.ID, out, content, part)
+			}
+			rl.ev.item(eventItemDone, out, msg)
+			continue
+		}
+		c := &rl.a.calls[k]
+		if !c.started {
+			rl.startCall(c, out)
+		}
+		it := c.item(status)
+		rl.ev.head(eventArgumentsDone)
+		rl.ev.position(it.ID, out, -1)
+		rl.ev.stringMember("name", it.Name)
+		rl.ev.stringMember("arguments", it.Arguments)
+		rl.ev.end()
+		rl.ev.item(eventItemDone, out, it)
+	}
+	resp := rl.t.response(rl.a.status(), rl.a.items(status), rl.a.incomplete())
+	resp.Usage = rl.usage
+	return resp
+}
+
+// failed returns the response of a stream cut short: failed, with the
+// output so far, its items incomplete.
+func (rl *relay) failed(code, message string) *Response {
+	resp := rl.t.response(StatusFailed, rl.a.items(StatusIncomplete), nil)
+	resp.Error = &ResponseError{Code: code, Message: message}
+	resp.Usage = rl.usage
+	return resp
+}
+
+// streamWriter writes events, each within its own write deadline, and
+// flushes when asked (as chat streams are written).
+type streamWriter struct {
+	w           http.ResponseWriter
+	rc          *http.ResponseController
+	timeout     time.Duration
+	noDeadlines bool
+	setDeadline bool
+	unflushed   bool // bytes were written and not flushed
+}
+
+func (sw *streamWriter) write(b []byte, flush bool) error {
+	if len(b) > 0 {
+		sw.unflushed = true
+		if !sw.noDeadlines {
+			if err := sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)); err != nil {
+				sw.noDeadlines = true
+			} else {
+				sw.setDeadline = true
+			}
+		}
+		if _, err := sw.w.Write(b); err != nil {
+			return err
+		}
+	}
+	if !flush || !sw.unflushed {
+		return nil
+	}
+	sw.unflushed = false
+	return sw.rc.Flush()
+}
+
+func (sw *streamWriter) clearDeadline() {
+	if sw.setDeadline {
+		_ = sw.rc.SetWriteDeadline(time.Time{})
+	}
+}
+
+// Interface guard: the Response marshals as the event's member.
+var _ json.Marshaler = Item{}
