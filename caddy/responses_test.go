@@ -399,3 +399,36 @@ func TestResponsesConversationOnPostgres(t *testing.T) {
 		t.Fatalf("the owner lost the response: %v", err)
 	}
 }
+
+// The default Caddyfile serves the Responses API under /v1, /llm/v1 and
+// Jan's /responses/v1, and counts its creations in the chat tier of the
+// rate limiter.
+func TestResponsesAliasesAndRateLimit(t *testing.T) {
+	g, _ := startDefaultGateway(t, "RATE_LIMIT_GUEST", "3/min", "RATE_LIMIT_PER_IP", "1000/min")
+	auth := bearerHeader(guestToken(t, g))
+	var ids []string
+	for _, path := range []string{"/v1/responses", "/llm/v1/responses", "/responses/v1/responses"} {
+		r := g.do("POST", path, map[string]any{"model": "jan-v1-4b", "input": "Hi"}, auth...)
+		if r.Status != http.StatusOK || r.JSON(t)["object"] != "response" {
+			t.Fatalf("POST %s = %d %s", path, r.Status, r.Body)
+		}
+		if r.Header.Get("X-RateLimit-Limit") != "3" {
+			t.Errorf("POST %s: X-RateLimit-Limit %q, want the guest tier's 3", path, r.Header.Get("X-RateLimit-Limit"))
+		}
+		ids = append(ids, r.JSON(t)["id"].(string))
+	}
+	for i, prefix := range []string{"/v1", "/llm/v1", "/responses/v1"} {
+		if r := g.do("GET", prefix+"/responses/"+ids[i], nil, auth...); r.Status != http.StatusOK || r.JSON(t)["id"] != ids[i] {
+			t.Errorf("GET %s/responses/{id} = %d %s", prefix, r.Status, r.Body)
+		}
+		if r := g.do("GET", prefix+"/responses/"+ids[i]+"/input_items", nil, auth...); r.Status != http.StatusOK {
+			t.Errorf("GET %s/responses/{id}/input_items = %d %s", prefix, r.Status, r.Body)
+		}
+	}
+	// Reading is not creating: the tier is spent on creations only.
+	wantError(t, g.do("POST", "/v1/responses", map[string]any{"model": "jan-v1-4b", "input": "Hi"}, auth...), http.StatusTooManyRequests, "")
+	// The alias is Jan's responses path only, not a second root.
+	if r := g.do("GET", "/responses/v1/models", nil, auth...); r.Status != http.StatusNotFound {
+		t.Errorf("GET /responses/v1/models = %d, want 404", r.Status)
+	}
+}
