@@ -102,9 +102,12 @@ func chatContent(it Item) openai.Content {
 	}
 	parts := make([]openai.ContentPart, 0, len(it.Content))
 	for _, p := range it.Content {
-		if p.Type == PartInputImage {
+		switch {
+		case p.Type == PartInputImage:
 			parts = append(parts, openai.ContentPart{Type: openai.PartImageURL, ImageURL: &openai.ImageURL{URL: p.ImageURL, Detail: p.Detail}})
-		} else {
+		case p.Text == "":
+			// Says nothing, and the chat part's text would be omitted.
+		default:
 			parts = append(parts, openai.ContentPart{Type: openai.PartText, Text: p.Text})
 		}
 	}
