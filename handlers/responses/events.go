@@ -1,7 +1,6 @@
 package responses
 
 import (
-	"encoding/json"
 	"strconv"
 
 	"github.com/caddy-llm/gateway/handlers/openai"
@@ -52,7 +51,7 @@ func (e *events) head(typ string) {
 	e.buf = append(e.buf, typ...)
 	e.buf = append(e.buf, sseDataField...)
 	e.buf = append(e.buf, eventTypeMemberPrefix...)
-	e.buf = openai.AppendString(e.buf, typ)
+	e.buf = appendPlain(e.buf, typ)
 	e.buf = append(e.buf, sequenceNumberMember...)
 	e.buf = strconv.AppendInt(e.buf, int64(e.seq), 10)
 	e.seq++
@@ -79,7 +78,7 @@ func (e *events) stringMember(name, s string) {
 // content index of a delta or done event.
 func (e *events) position(itemID string, output, content int) {
 	e.buf = append(e.buf, itemIDMember...)
-	e.buf = openai.AppendString(e.buf, itemID)
+	e.buf = appendPlain(e.buf, itemID)
 	e.buf = append(e.buf, outputIndexMember...)
 	e.buf = strconv.AppendInt(e.buf, int64(output), 10)
 	if content >= 0 {
@@ -89,12 +88,8 @@ func (e *events) position(itemID string, output, content int) {
 }
 
 // response appends a response.created, .in_progress, .completed,
-// .incomplete or .failed event.
-func (e *events) response(typ string, resp *Response) {
-	raw, err := json.Marshal(resp)
-	if err != nil {
-		return // a Response of strings and numbers always marshals
-	}
+// .incomplete or .failed event around the Response object's JSON.
+func (e *events) response(typ string, raw []byte) {
 	e.head(typ)
 	e.member("response", raw)
 	e.end()
@@ -139,4 +134,12 @@ func (e *events) argumentsDelta(itemID string, output int, delta string) {
 	e.position(itemID, output, -1)
 	e.stringMember("delta", delta)
 	e.end()
+}
+
+// appendPlain appends s quoted: s is one of the gateway's own names or ids
+// (ASCII letters, digits, '_' and '.'), which need no escaping.
+func appendPlain(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }

@@ -143,13 +143,17 @@ func (h *Handler) serveResponse(w http.ResponseWriter, r *http.Request, t *turn,
 	if c.HasUsage {
 		resp.Usage = usageOf(c.Usage)
 	}
-	h.finish(r, o, t, resp)
+	body := h.finish(r, o, t, resp)
 	o.Status = http.StatusOK
 	o.TimeToFirstByte = time.Since(o.Start)
 	if h.Observer != nil {
 		h.Observer.FirstByte(r, o)
 	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 // reject writes a request error.

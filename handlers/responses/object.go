@@ -54,40 +54,54 @@ type Item struct {
 	Output    string `json:"output,omitempty"`
 }
 
-// MarshalJSON writes the members of the item's type, each always present,
-// as OpenAI writes them (a function call with empty arguments has
-// "arguments": "").
-func (it Item) MarshalJSON() ([]byte, error) {
+// MarshalJSON writes the item as wire returns it.
+func (it Item) MarshalJSON() ([]byte, error) { return json.Marshal(it.wire()) }
+
+// wire returns the item as a value of a struct type that has the members of
+// its type, each always present, as OpenAI writes them (a function call
+// with empty arguments has "arguments": ""). Values without MarshalJSON
+// methods are encoded in one pass: encoding/json re-scans what a Marshaler
+// returns, which would cost a long answer its length again.
+func (it Item) wire() any {
 	switch it.Type {
 	case ItemFunctionCall:
-		return json.Marshal(struct {
+		return struct {
 			ID        string `json:"id"`
 			Type      string `json:"type"`
 			Status    string `json:"status"`
 			CallID    string `json:"call_id"`
 			Name      string `json:"name"`
 			Arguments string `json:"arguments"`
-		}{it.ID, it.Type, it.Status, it.CallID, it.Name, it.Arguments})
+		}{it.ID, it.Type, it.Status, it.CallID, it.Name, it.Arguments}
 	case ItemFunctionCallOutput:
-		return json.Marshal(struct {
+		return struct {
 			ID     string `json:"id"`
 			Type   string `json:"type"`
 			Status string `json:"status"`
 			CallID string `json:"call_id"`
 			Output string `json:"output"`
-		}{it.ID, it.Type, it.Status, it.CallID, it.Output})
+		}{it.ID, it.Type, it.Status, it.CallID, it.Output}
 	}
-	content := it.Content
-	if content == nil {
-		content = []Part{}
+	content := make([]any, len(it.Content))
+	for i, p := range it.Content {
+		content[i] = p.wire()
 	}
-	return json.Marshal(struct {
+	return struct {
 		ID      string `json:"id"`
 		Type    string `json:"type"`
 		Status  string `json:"status"`
 		Role    string `json:"role"`
-		Content []Part `json:"content"`
-	}{it.ID, ItemMessage, it.Status, it.Role, content})
+		Content []any  `json:"content"`
+	}{it.ID, ItemMessage, it.Status, it.Role, content}
+}
+
+// wireItems returns items as wire values.
+func wireItems(items []Item) []any {
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = it.wire()
+	}
+	return out
 }
 
 // Part is one content part of a message item.
@@ -98,37 +112,40 @@ type Part struct {
 	Detail   string `json:"detail,omitempty"`
 }
 
-// MarshalJSON writes the members of the part's type: output text carries
+// MarshalJSON writes the part as wire returns it.
+func (p Part) MarshalJSON() ([]byte, error) { return json.Marshal(p.wire()) }
+
+// wire returns the part with the members of its type: output text carries
 // its (empty) annotations and logprobs, a refusal its text as "refusal".
-func (p Part) MarshalJSON() ([]byte, error) {
+func (p Part) wire() any {
 	switch p.Type {
 	case PartOutputText:
-		return json.Marshal(struct {
+		return struct {
 			Type        string `json:"type"`
 			Text        string `json:"text"`
 			Annotations []any  `json:"annotations"`
 			Logprobs    []any  `json:"logprobs"`
-		}{p.Type, p.Text, []any{}, []any{}})
+		}{p.Type, p.Text, []any{}, []any{}}
 	case PartRefusal:
-		return json.Marshal(struct {
+		return struct {
 			Type    string `json:"type"`
 			Refusal string `json:"refusal"`
-		}{p.Type, p.Text})
+		}{p.Type, p.Text}
 	case PartInputImage:
 		detail := p.Detail
 		if detail == "" {
 			detail = "auto"
 		}
-		return json.Marshal(struct {
+		return struct {
 			Type     string `json:"type"`
 			ImageURL string `json:"image_url"`
 			Detail   string `json:"detail"`
-		}{p.Type, p.ImageURL, detail})
+		}{p.Type, p.ImageURL, detail}
 	}
-	return json.Marshal(struct {
+	return struct {
 		Type string `json:"type"`
 		Text string `json:"text"`
-	}{p.Type, p.Text})
+	}{p.Type, p.Text}
 }
 
 // UnmarshalJSON reads a part as MarshalJSON wrote it (stored responses).
@@ -152,31 +169,34 @@ func (p *Part) UnmarshalJSON(b []byte) error {
 
 // Response is the Response object of the API.
 type Response struct {
-	ID                 string             `json:"id"`
-	Object             string             `json:"object"`
-	CreatedAt          int64              `json:"created_at"`
-	Status             string             `json:"status"`
-	CompletedAt        *int64             `json:"completed_at"`
-	Error              *ResponseError     `json:"error"`
-	IncompleteDetails  *IncompleteDetails `json:"incomplete_details"`
-	Instructions       *string            `json:"instructions"`
-	MaxOutputTokens    *int               `json:"max_output_tokens"`
-	Model              string             `json:"model"`
-	Output             []Item             `json:"output"`
-	ParallelToolCalls  bool               `json:"parallel_tool_calls"`
-	PreviousResponseID *string            `json:"previous_response_id"`
-	Conversation       *ConversationRef   `json:"conversation"`
-	Reasoning          reasoning          `json:"reasoning"`
-	Store              bool               `json:"store"`
-	Temperature        *float64           `json:"temperature"`
-	Text               json.RawMessage    `json:"text"`
-	ToolChoice         json.RawMessage    `json:"tool_choice"`
-	Tools              []json.RawMessage  `json:"tools"`
-	TopP               *float64           `json:"top_p"`
-	Truncation         string             `json:"truncation"`
-	Usage              *Usage             `json:"usage"`
-	User               *string            `json:"user"`
-	Metadata           map[string]string  `json:"metadata"`
+	ID                string             `json:"id"`
+	Object            string             `json:"object"`
+	CreatedAt         int64              `json:"created_at"`
+	Status            string             `json:"status"`
+	CompletedAt       *int64             `json:"completed_at"`
+	Error             *ResponseError     `json:"error"`
+	IncompleteDetails *IncompleteDetails `json:"incomplete_details"`
+	Instructions      *string            `json:"instructions"`
+	MaxOutputTokens   *int               `json:"max_output_tokens"`
+	Model             string             `json:"model"`
+	// Output is the output; WireOutput is what is written of it (see
+	// Item.wire), set by marshal.
+	Output             []Item            `json:"-"`
+	WireOutput         []any             `json:"output"`
+	ParallelToolCalls  bool              `json:"parallel_tool_calls"`
+	PreviousResponseID *string           `json:"previous_response_id"`
+	Conversation       *ConversationRef  `json:"conversation"`
+	Reasoning          reasoning         `json:"reasoning"`
+	Store              bool              `json:"store"`
+	Temperature        *float64          `json:"temperature"`
+	Text               json.RawMessage   `json:"text"`
+	ToolChoice         json.RawMessage   `json:"tool_choice"`
+	Tools              []json.RawMessage `json:"tools"`
+	TopP               *float64          `json:"top_p"`
+	Truncation         string            `json:"truncation"`
+	Usage              *Usage            `json:"usage"`
+	User               *string           `json:"user"`
+	Metadata           map[string]string `json:"metadata"`
 }
 
 // reasoning is the (empty) reasoning configuration: the gateway's models are

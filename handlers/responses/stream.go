@@ -56,7 +56,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, t *turn, o
 	defer sw.clearDeadline()
 	rel := relay{t: t}
 	rel.ev.buf = make([]byte, 0, 4<<10)
-	start := t.response(StatusInProgress, nil, nil)
+	start := marshalResponse(t.response(StatusInProgress, nil, nil))
 	rel.ev.response(eventCreated, start)
 	rel.ev.response(eventInProgress, start)
 
@@ -65,7 +65,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, t *turn, o
 		if err := sw.write(rel.ev.buf, ready == nil || !ready.Ready()); err != nil {
 			s.Close()
 			o.Incomplete, o.ErrorCode = true, provider.CodeClientClosed
-			h.finish(r, o, t, rel.failed(provider.CodeClientClosed, "the client closed the request"))
+			_ = h.finish(r, o, t, rel.failed(provider.CodeClientClosed, "the client closed the request"))
 			return
 		}
 		rel.ev.buf = rel.ev.buf[:0]
@@ -73,23 +73,21 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, t *turn, o
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				resp := rel.end()
-				h.finish(r, o, t, resp)
-				rel.ev.response(finalEvent(resp.Status), resp)
+				rel.ev.response(finalEvent(resp.Status), h.finish(r, o, t, resp))
 				_ = sw.write(rel.ev.buf, true)
 				return
 			}
 			perr := provider.AsError(r.Context(), err)
 			e := perr.APIError()
 			o.Incomplete, o.ErrorCode = true, e.Code
-			resp := rel.failed(e.Code, e.Message)
-			h.finish(r, o, t, resp)
+			body := h.finish(r, o, t, rel.failed(e.Code, e.Message))
 			if perr.Kind == provider.KindCanceled {
 				return
 			}
 			h.logger().Warn("upstream failed mid-stream",
 				zap.String("model", o.Model), zap.String("provider", o.Provider),
 				zap.String("kind", perr.Kind.String()), zap.Error(perr.Err))
-			rel.ev.response(eventFailed, resp)
+			rel.ev.response(eventFailed, body)
 			_ = sw.write(rel.ev.buf, true)
 			return
 		}

@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -284,9 +285,10 @@ func (t *turn) response(status string, output []Item, incomplete *IncompleteDeta
 // finish records an ended response within ReplyWriteTimeout, on a context
 // that outlives the request's: the output is appended to the conversation
 // (an assistant message, incomplete when the answer was cut) and the
-// response stored when it asked to be. Failures are logged: the answer is
-// still sent.
-func (h *Handler) finish(r *http.Request, o *chat.Outcome, t *turn, resp *Response) {
+// response stored when it asked to be. It returns the Response object's
+// JSON, marshalled once for the store and the client. Failures to record
+// are logged: the answer is still sent.
+func (h *Handler) finish(r *http.Request, o *chat.Outcome, t *turn, resp *Response) []byte {
 	timeout := h.ReplyWriteTimeout
 	if timeout <= 0 {
 		timeout = chat.DefaultReplyWriteTimeout
@@ -303,24 +305,39 @@ func (h *Handler) finish(r *http.Request, o *chat.Outcome, t *turn, resp *Respon
 			t.convItems = append(t.convItems, it.PublicID)
 		}
 	}
+	body := marshalResponse(resp)
 	if !t.req.Store {
-		return
+		return body
 	}
-	body, err := json.Marshal(resp)
-	if err == nil {
-		var input []byte
-		if input, err = json.Marshal(t.input); err == nil {
-			rec := store.Response{
-				PublicID: t.id, UserID: t.userID, PreviousResponseID: t.req.PreviousResponseID,
-				ConversationItemIDs: t.convItems, Model: t.model, Status: resp.Status, Body: body, Input: input,
-			}
-			if t.conv != nil {
-				rec.ConversationID = t.conv.Conversation().ID
-			}
-			_, err = h.Store.CreateResponse(ctx, rec)
-		}
+	rec := store.Response{
+		PublicID: t.id, UserID: t.userID, PreviousResponseID: t.req.PreviousResponseID,
+		ConversationItemIDs: t.convItems, Model: t.model, Status: resp.Status, Body: body, Input: marshal(wireItems(t.input)),
 	}
-	if err != nil {
+	if t.conv != nil {
+		rec.ConversationID = t.conv.Conversation().ID
+	}
+	if _, err := h.Store.CreateResponse(ctx, rec); err != nil {
 		h.logger().Warn("storing a response failed", zap.String("model", o.Model), zap.String("status", resp.Status), zap.Error(err))
 	}
+	return body
+}
+
+// marshalResponse returns the Response object's JSON.
+func marshalResponse(resp *Response) []byte {
+	resp.WireOutput = wireItems(resp.Output)
+	return marshal(resp)
+}
+
+// marshal returns v as JSON, HTML characters unescaped as every answer of
+// the API writes them (httpx.WriteJSON). The values marshalled here are
+// made of strings, numbers and raw JSON the gateway validated: they always
+// marshal.
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return []byte("null")
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
