@@ -1,6 +1,8 @@
 package responses_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -258,5 +260,76 @@ func TestMaxOutputTokensIncomplete(t *testing.T) {
 	s.Do(t, httpxtest.Alice, "POST", "/v1/responses", map[string]any{"model": "jan-v1-4b", "input": "Tell me a long story", "max_output_tokens": 2}).Want(t, 200).Decode(t, &resp)
 	if resp.Status != "incomplete" || resp.IncompleteDetails == nil || resp.IncompleteDetails.Reason != "max_output_tokens" || resp.MaxOutputTokens != 2 {
 		t.Fatalf("response %+v, want incomplete for max_output_tokens", resp)
+	}
+}
+
+// sseEvents reads a Responses stream: each event's "event:" name and its
+// data, whose type must repeat the name and whose sequence_number must
+// count from 0.
+func sseEvents(t *testing.T, body []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for i, block := range strings.Split(strings.TrimSpace(string(body)), "\n\n") {
+		name, data, ok := strings.Cut(block, "\ndata: ")
+		if !ok || !strings.HasPrefix(name, "event: ") {
+			t.Fatalf("event %d is not an event: and a data: line: %q", i, block)
+		}
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			t.Fatalf("event %d data is not JSON: %v: %s", i, err, data)
+		}
+		if ev["type"] != strings.TrimPrefix(name, "event: ") || ev["sequence_number"] != float64(i) {
+			t.Fatalf("event %d: %s with data type %v, sequence_number %v", i, name, ev["type"], ev["sequence_number"])
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// A streamed function call: the item is added with empty arguments, the
+// arguments come as deltas, and done events carry them whole; the stored
+// response equals the completed event's.
+func TestStreamedFunctionCall(t *testing.T) {
+	s, obs := newServer(t)
+	r := s.Do(t, httpxtest.Alice, "POST", "/v1/responses", map[string]any{
+		"model": "jan-v1-4b", "input": "Weather in Paris?", "stream": true,
+		"tools": []any{map[string]any{"type": "function", "name": "get_weather", "parameters": map[string]any{
+			"type": "object", "properties": map[string]any{"location": map[string]any{"type": "string"}}}}},
+	}).Want(t, 200)
+	if ct := r.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	events := sseEvents(t, r.Body)
+	var types []string
+	var args strings.Builder
+	for _, ev := range events {
+		typ := ev["type"].(string)
+		if len(types) == 0 || types[len(types)-1] != typ {
+			types = append(types, typ)
+		}
+		if typ == "response.function_call_arguments.delta" {
+			args.WriteString(ev["delta"].(string))
+		}
+	}
+	want := "response.created response.in_progress response.output_item.added response.function_call_arguments.delta response.function_call_arguments.done response.output_item.done response.completed"
+	if strings.Join(types, " ") != want {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(types, " "), want)
+	}
+	added := events[2]["item"].(map[string]any)
+	done := events[len(events)-2]["item"].(map[string]any)
+	if added["type"] != "function_call" || added["status"] != "in_progress" || added["arguments"] != "" || added["name"] != "get_weather" {
+		t.Errorf("added item %v", added)
+	}
+	if done["status"] != "completed" || done["arguments"] != args.String() || args.Len() == 0 || done["call_id"] != added["call_id"] || done["id"] != added["id"] {
+		t.Errorf("done item %v, arguments streamed %q", done, args.String())
+	}
+	final := events[len(events)-1]["response"].(map[string]any)
+	var stored map[string]any
+	s.Do(t, httpxtest.Alice, "GET", "/v1/responses/"+final["id"].(string), nil).Want(t, 200).Decode(t, &stored)
+	if fmt.Sprint(stored["output"]) != fmt.Sprint(final["output"]) || stored["status"] != "completed" {
+		t.Errorf("stored %v\nstreamed %v", stored["output"], final["output"])
+	}
+	if out := obs.last(t); out.Status != 200 || !out.Stream || out.Incomplete || !out.HasUsage {
+		t.Errorf("outcome %+v", out)
 	}
 }

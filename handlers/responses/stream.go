@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -152,7 +153,7 @@ func (rl *relay) add(data []byte) {
 			})
 		case "finish_reason":
 			if v.Type == gjson.String {
-				rl.a.finish = v.Str
+				rl.a.finish = strings.Clone(v.Str)
 			}
 		}
 		return true
@@ -209,12 +210,14 @@ func (rl *relay) toolCall(tc gjson.Result, pos int) {
 	if c == nil {
 		return
 	}
+	// The chunk's strings point into its buffer, which the stream reuses:
+	// what is kept is copied.
 	if id := tc.Get("id"); id.Type == gjson.String && c.callID == "" {
-		c.callID = id.String()
+		c.callID = strings.Clone(id.Str)
 	}
 	fn := tc.Get("function")
-	if name := fn.Get("name"); name.Type == gjson.String {
-		c.name += name.Str
+	if name := fn.Get("name"); name.Type == gjson.String && name.Str != "" {
+		c.name = strings.Clone(c.name + name.Str)
 	}
 	args := fn.Get("arguments")
 	if args.Type == gjson.String {
