@@ -163,22 +163,7 @@ func (h *Handler) reject(w http.ResponseWriter, o *chat.Outcome, e *apierr.Error
 }
 
 // upstreamFailed writes the client's view of a failure before the answer
-// started, as chat completions do: 429 with Retry-After, 400 with a
-// sanitised message, 502, 504; nothing when the client went away.
+// started, as chat completions do.
 func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, o *chat.Outcome, err error) {
-	perr := provider.AsError(r.Context(), err)
-	e := perr.APIError()
-	o.Status, o.ErrorCode = e.Status, e.Code
-	if perr.Kind == provider.KindCanceled {
-		return
-	}
-	if perr.Kind != provider.KindBadRequest && perr.Kind != provider.KindTooLarge {
-		h.logger().Warn("upstream failed",
-			zap.String("model", o.Model), zap.String("provider", o.Provider), zap.Int("tries", o.Tries),
-			zap.String("kind", perr.Kind.String()), zap.Int("upstream_status", perr.Status), zap.Error(perr.Err))
-	}
-	if perr.Kind == provider.KindRateLimited {
-		w.Header().Set("Retry-After", strconv.Itoa(perr.RetryAfterSeconds()))
-	}
-	apierr.Write(w, e)
+	chat.WriteUpstreamError(w, r, o, err, h.logger())
 }
