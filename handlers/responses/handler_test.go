@@ -1,17 +1,22 @@
 package responses_test
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/caddy-llm/gateway/handlers/chat"
 	"github.com/caddy-llm/gateway/handlers/httpx/httpxtest"
 	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/provider/mock"
+	provopenai "github.com/caddy-llm/gateway/handlers/provider/openai"
+	"github.com/caddy-llm/gateway/handlers/provider/providertest"
 	"github.com/caddy-llm/gateway/handlers/responses"
 	"github.com/caddy-llm/gateway/store/memory"
 )
@@ -47,7 +52,13 @@ func newServer(t *testing.T, tune ...func(*responses.Handler)) (*httpxtest.Serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	router, err := provider.NewRouter([]provider.Provider{p}, provider.RouterConfig{})
+	return newServerWith(t, []provider.Provider{p}, provider.RouterConfig{}, tune...)
+}
+
+// newServerWith is newServer on the given providers.
+func newServerWith(t *testing.T, providers []provider.Provider, cfg provider.RouterConfig, tune ...func(*responses.Handler)) (*httpxtest.Server, *observer) {
+	t.Helper()
+	router, err := provider.NewRouter(providers, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,6 +341,119 @@ func TestStreamedFunctionCall(t *testing.T) {
 		t.Errorf("stored %v\nstreamed %v", stored["output"], final["output"])
 	}
 	if out := obs.last(t); out.Status != 200 || !out.Stream || out.Incomplete || !out.HasUsage {
+		t.Errorf("outcome %+v", out)
+	}
+}
+
+func openAIProvider(t *testing.T, id, baseURL string) provider.Provider {
+	t.Helper()
+	p, err := provopenai.New(provopenai.Config{ID: id, BaseURL: baseURL, APIKey: "sk-upstream-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// A deployment that fails before answering is left for the next one before
+// the client sees a byte; when every one fails, the client gets the
+// upstream error as chat does, and nothing is stored.
+func TestFailoverAndUpstreamErrors(t *testing.T) {
+	broken := providertest.NewUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		providertest.WriteJSON(w, http.StatusInternalServerError, providertest.ErrorBody("boom", "server_error", "boom"))
+	}))
+	healthy := providertest.NewUpstream(t, &providertest.OpenAIServer{Reply: "from the healthy one"})
+	s, obs := newServerWith(t, []provider.Provider{openAIProvider(t, "broken", broken.URL+"/v1"), openAIProvider(t, "healthy", healthy.URL+"/v1")},
+		provider.RouterConfig{Models: []provider.ModelConfig{
+			{ID: "m", Deployments: []provider.DeploymentConfig{{Provider: "broken"}, {Provider: "healthy"}}},
+			{ID: "down", Deployments: []provider.DeploymentConfig{{Provider: "broken"}}},
+		}})
+	for _, stream := range []bool{false, true} {
+		r := s.Do(t, httpxtest.Alice, "POST", "/v1/responses", map[string]any{"model": "m", "input": "hi", "stream": stream}).Want(t, 200)
+		if !strings.Contains(string(r.Body), "from the healthy one") && !strings.Contains(string(r.Body), `"delta":"healthy"`) {
+			t.Fatalf("stream=%v: %s", stream, r.Body)
+		}
+		if out := obs.last(t); out.Provider != "healthy" || out.Tries < 1 {
+			t.Errorf("stream=%v: outcome %+v", stream, out)
+		}
+	}
+	for _, stream := range []bool{false, true} {
+		s.Do(t, httpxtest.Alice, "POST", "/v1/responses", map[string]any{"model": "down", "input": "hi", "stream": stream}).WantError(t, 502, "upstream_error", "")
+	}
+}
+
+// A client that goes away mid-stream cancels the upstream call, and what
+// was produced is stored as a failed response with incomplete items.
+func TestClientGoneMidStream(t *testing.T) {
+	upstreamDone := make(chan struct{})
+	slow := providertest.NewUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(upstreamDone)
+		providertest.StartSSE(w)
+		providertest.SendData(w, `{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Half"},"finish_reason":null}]}`)
+		<-r.Context().Done() // until the gateway gives up on it
+	}))
+	s, obs := newServerWith(t, []provider.Provider{openAIProvider(t, "slow", slow.URL+"/v1")},
+		provider.RouterConfig{Models: []provider.ModelConfig{{ID: "m", Deployments: []provider.DeploymentConfig{{Provider: "slow"}}}}})
+	ctx, cancel := context.WithCancel(t.Context())
+	req, err := http.NewRequestWithContext(ctx, "POST", s.URL+"/v1/responses", strings.NewReader(`{"model":"m","input":"hi","stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+httpxtest.Alice)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var id string
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "data: ") && id == "" {
+			var ev struct{ Response struct{ ID string } }
+			_ = json.Unmarshal([]byte(line[6:]), &ev)
+			id = ev.Response.ID
+		}
+		if strings.Contains(line, `"delta":"Half"`) {
+			break
+		}
+	}
+	cancel()
+	resp.Body.Close()
+	select {
+	case <-upstreamDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upstream call was not cancelled")
+	}
+	var stored struct {
+		Status string
+		Error  struct{ Code string }
+		Output []struct {
+			Status  string
+			Content []struct{ Text string }
+		}
+	}
+	for range 100 { // the handler records after it sees the cut
+		r := s.Do(t, httpxtest.Alice, "GET", "/v1/responses/"+id, nil)
+		if r.Status == 200 {
+			r.Decode(t, &stored)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if stored.Status != "failed" || stored.Error.Code != "client_closed_request" || len(stored.Output) != 1 ||
+		stored.Output[0].Status != "incomplete" || stored.Output[0].Content[0].Text != "Half" {
+		t.Fatalf("stored %+v", stored)
+	}
+	for range 100 { // Done is reported once the handler returns
+		obs.mu.Lock()
+		n := len(obs.done)
+		obs.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := obs.last(t); !out.Incomplete || out.ErrorCode != "client_closed_request" {
 		t.Errorf("outcome %+v", out)
 	}
 }
