@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	oa "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/conversations"
 	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/caddy-llm/gateway/handlers/provider/providertest"
@@ -283,6 +284,26 @@ func TestResponsesThroughCaddyWithSDK(t *testing.T) {
 		t.Fatalf("anthropic stream: %v, final %s", err, claudeFinal.RawJSON())
 	}
 
+	// Hostile input through Caddy: 400s naming the parameter, Caddy's own
+	// body limit a JSON 413.
+	auth := []string{"Authorization", "Bearer " + token}
+	for _, c := range []struct {
+		body        any
+		status      int
+		code, param string
+	}{
+		{map[string]any{"model": "story-model", "input": []any{map[string]any{"type": "computer_call"}}}, 400, "unsupported_value", "input[0].type"},
+		{map[string]any{"model": "story-model", "input": "x", "temperature": "warm"}, 400, "invalid_type", "temperature"},
+		{map[string]any{"model": "story-model", "input": "x", "tools": []any{map[string]any{"type": "file_search"}}}, 400, "unsupported_value", "tools[0].type"},
+		{`{"model":"story-model","input":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, 400, "invalid_json", ""},
+		{`{"model":"story-model","input":"` + strings.Repeat("x", 11<<20) + `"}`, 413, "request_too_large", ""},
+	} {
+		e := wantError(t, g.do("POST", "/v1/responses", c.body, auth...), c.status, c.code)
+		if p, _ := e["param"].(string); p != c.param {
+			t.Errorf("%.60v: param %q, want %q", c.body, p, c.param)
+		}
+	}
+
 	// Delete: gone for retrieve, input items and as a previous response.
 	if err := client.Responses.Delete(ctx, resp.ID); err != nil {
 		t.Fatalf("responses.delete: %v", err)
@@ -335,6 +356,19 @@ func TestResponsesConversationOnPostgres(t *testing.T) {
 	}
 	if strings.Join(items, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("conversation items:\n%s\nwant:\n%s", strings.Join(items, "\n"), strings.Join(want, "\n"))
+	}
+	// The SDK's Conversations API reads the same items, and the stored
+	// response names the ones it appended.
+	var sdkItems []string
+	pager := client.Conversations.Items.ListAutoPaging(ctx, conv, conversations.ItemListParams{
+		Limit: oa.Int(3), Order: conversations.ItemListParamsOrderAsc,
+	})
+	for pager.Next() {
+		m := pager.Current().AsMessage()
+		sdkItems = append(sdkItems, string(m.Role)+" "+m.Content[0].Text)
+	}
+	if err := pager.Err(); err != nil || len(sdkItems) != 4 || sdkItems[2] != "user Second question" || sdkItems[3] != "assistant "+responsesReply {
+		t.Fatalf("conversations.items.list: %v %q", err, sdkItems)
 	}
 	r = g.do("GET", "/v1/conversations/"+conv, nil, auth...)
 	if title, _ := r.JSON(t)["title"].(string); title != "First question" {
