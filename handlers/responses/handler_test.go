@@ -457,3 +457,67 @@ func TestClientGoneMidStream(t *testing.T) {
 		t.Errorf("outcome %+v", out)
 	}
 }
+
+// Text then two tool calls in one streamed answer: each item is closed
+// (its done events) before the next is added, output indexes count up,
+// and the final output holds the three in order.
+func TestStreamedItemsInOrder(t *testing.T) {
+	chunk := func(delta, finish string) string {
+		return `{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":` + delta + `,"finish_reason":` + finish + `}]}`
+	}
+	up := providertest.NewUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		providertest.StartSSE(w)
+		for _, c := range []string{
+			chunk(`{"role":"assistant","content":"Let me "}`, "null"),
+			chunk(`{"content":"check."}`, "null"),
+			chunk(`{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"get_weather","arguments":"{\"city\":"}}]}`, "null"),
+			chunk(`{"tool_calls":[{"index":0,"function":{"arguments":"\"Paris\"}"}}]}`, "null"),
+			chunk(`{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"get_time","arguments":"{}"}}]}`, "null"),
+			chunk(`{}`, `"tool_calls"`),
+		} {
+			providertest.SendData(w, c)
+		}
+		providertest.SendData(w, "[DONE]")
+	}))
+	s, _ := newServerWith(t, []provider.Provider{openAIProvider(t, "up", up.URL+"/v1")},
+		provider.RouterConfig{Models: []provider.ModelConfig{{ID: "m", Deployments: []provider.DeploymentConfig{{Provider: "up"}}}}})
+	r := s.Do(t, httpxtest.Alice, "POST", "/v1/responses", map[string]any{
+		"model": "m", "input": "hi", "stream": true,
+		"tools": []any{map[string]any{"type": "function", "name": "get_weather"}, map[string]any{"type": "function", "name": "get_time"}},
+	}).Want(t, 200)
+	var got []string
+	for _, ev := range sseEvents(t, r.Body) {
+		typ := strings.TrimPrefix(ev["type"].(string), "response.")
+		if idx, ok := ev["output_index"].(float64); ok {
+			typ += fmt.Sprintf("@%d", int(idx))
+		}
+		if len(got) == 0 || got[len(got)-1] != typ {
+			got = append(got, typ)
+		}
+	}
+	want := "created in_progress " +
+		"output_item.added@0 content_part.added@0 output_text.delta@0 output_text.done@0 content_part.done@0 output_item.done@0 " +
+		"output_item.added@1 function_call_arguments.delta@1 function_call_arguments.done@1 output_item.done@1 " +
+		"output_item.added@2 function_call_arguments.delta@2 function_call_arguments.done@2 output_item.done@2 completed"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, " "), want)
+	}
+	var final struct {
+		Output []struct {
+			Type, Status, Name, Arguments string
+			CallID                        string `json:"call_id"`
+			Content                       []struct{ Text string }
+		}
+	}
+	events := sseEvents(t, r.Body)
+	raw, _ := json.Marshal(events[len(events)-1]["response"])
+	if err := json.Unmarshal(raw, &final); err != nil || len(final.Output) != 3 {
+		t.Fatalf("final response %s", raw)
+	}
+	o := final.Output
+	if o[0].Type != "message" || o[0].Content[0].Text != "Let me check." ||
+		o[1].CallID != "call_a" || o[1].Arguments != `{"city":"Paris"}` || o[1].Status != "completed" ||
+		o[2].CallID != "call_b" || o[2].Name != "get_time" || o[2].Arguments != "{}" {
+		t.Fatalf("final output %s", raw)
+	}
+}

@@ -119,6 +119,10 @@ type relay struct {
 	// textStarted and refusalStarted report that the message's output_text
 	// (content index 0) and refusal (after the text) parts were added.
 	textStarted, refusalStarted bool
+	// closedAs is, by output index, the status an item's done events gave
+	// it, "" while it is open. An item is closed when the next one starts,
+	// as OpenAI streams them one after another, or at the end.
+	closedAs []string
 }
 
 // add reads one chunk (its first choice) and appends the events it makes.
@@ -175,7 +179,9 @@ func (rl *relay) outputIndex(k int) int {
 // message item and its part first.
 func (rl *relay) text(delta string, refusal bool) {
 	if rl.a.ensureMessage() {
-		rl.ev.item(eventItemAdded, rl.outputIndex(-1), Item{ID: rl.a.msgID, Type: ItemMessage, Role: "assistant", Status: StatusInProgress})
+		out := rl.outputIndex(-1)
+		rl.closeOpen(out)
+		rl.ev.item(eventItemAdded, out, Item{ID: rl.a.msgID, Type: ItemMessage, Role: "assistant", Status: StatusInProgress})
 	}
 	out := rl.outputIndex(-1)
 	if refusal {
@@ -239,6 +245,7 @@ func (rl *relay) toolCall(tc gjson.Result, pos int) {
 // startCall adds a call's item, with the arguments that came before its
 // name as one delta.
 func (rl *relay) startCall(c *call, out int) {
+	rl.closeOpen(out)
 	c.started = true
 	it := c.item(StatusInProgress)
 	it.Arguments = ""
@@ -248,56 +255,106 @@ func (rl *relay) startCall(c *call, out int) {
 	}
 }
 
-// end appends the done events of every item and returns the ended
-// response (without its final event).
-func (rl *relay) end() *Response {
-	status := rl.a.itemStatus()
+// closeOpen closes, as completed, the items that were started and not
+// closed, but the one at output index except.
+func (rl *relay) closeOpen(except int) {
 	for out, k := range rl.a.order {
-		if k < 0 {
-			msg := rl.a.message(status)
-			content := 0
-			if rl.textStarted {
-				rl.ev.head(eventTextDone)
-				rl.ev.position(msg.ID, out, 0)
-				rl.ev.stringMember("text", string(rl.a.text))
-				rl.ev.buf = append(rl.ev.buf, deltaLogprobs...)
-				rl.ev.end()
-				part, _ := Part{Type: PartOutputText, Text: string(rl.a.text)}.MarshalJSON()
-				rl.ev.part(eventPartDone, msg.ID, out, 0, part)
-				content = 1
-			}
-			if rl.refusalStarted {
-				rl.ev.head(eventRefusalDone)
-				rl.ev.position(msg.ID, out, content)
-				rl.ev.stringMember("refusal", string(rl.a.refusal))
-				rl.ev.end()
-				part, _ := Part{Type: PartRefusal, Text: string(rl.a.refusal)}.MarshalJSON()
-				rl.ev.part(eventPartDone, msg.ID, out, content, part)
-			}
-			rl.ev.item(eventItemDone, out, msg)
-			continue
+		started := k < 0 || rl.a.calls[k].started
+		if out != except && started && rl.closedStatus(out) == "" {
+			rl.closeItem(out, StatusCompleted)
 		}
-		c := &rl.a.calls[k]
-		if !c.started {
-			rl.startCall(c, out)
-		}
-		it := c.item(status)
+	}
+}
+
+// closedStatus returns the status the item at out was closed with, "" when
+// it is open.
+func (rl *relay) closedStatus(out int) string {
+	if out < len(rl.closedAs) {
+		return rl.closedAs[out]
+	}
+	return ""
+}
+
+// closeItem appends the done events of the item at output index out, with
+// the status given.
+func (rl *relay) closeItem(out int, status string) {
+	for len(rl.closedAs) <= out {
+		rl.closedAs = append(rl.closedAs, "")
+	}
+	rl.closedAs[out] = status
+	k := rl.a.order[out]
+	if k >= 0 {
+		it := rl.a.calls[k].item(status)
 		rl.ev.head(eventArgumentsDone)
 		rl.ev.position(it.ID, out, -1)
 		rl.ev.stringMember("name", it.Name)
 		rl.ev.stringMember("arguments", it.Arguments)
 		rl.ev.end()
 		rl.ev.item(eventItemDone, out, it)
+		return
 	}
-	resp := rl.t.response(rl.a.status(), rl.a.items(status), rl.a.incomplete())
+	msg := rl.a.message(status)
+	content := 0
+	if rl.textStarted {
+		rl.ev.head(eventTextDone)
+		rl.ev.position(msg.ID, out, 0)
+		rl.ev.stringMember("text", string(rl.a.text))
+		rl.ev.buf = append(rl.ev.buf, deltaLogprobs...)
+		rl.ev.end()
+		part, _ := Part{Type: PartOutputText, Text: string(rl.a.text)}.MarshalJSON()
+		rl.ev.part(eventPartDone, msg.ID, out, 0, part)
+		content = 1
+	}
+	if rl.refusalStarted {
+		rl.ev.head(eventRefusalDone)
+		rl.ev.position(msg.ID, out, content)
+		rl.ev.stringMember("refusal", string(rl.a.refusal))
+		rl.ev.end()
+		part, _ := Part{Type: PartRefusal, Text: string(rl.a.refusal)}.MarshalJSON()
+		rl.ev.part(eventPartDone, msg.ID, out, content, part)
+	}
+	rl.ev.item(eventItemDone, out, msg)
+}
+
+// output returns the output items: those closed with the status they were
+// closed with, the others with openStatus.
+func (rl *relay) output(openStatus string) []Item {
+	out := make([]Item, len(rl.a.order))
+	for i, k := range rl.a.order {
+		status := rl.closedStatus(i)
+		if status == "" {
+			status = openStatus
+		}
+		if k < 0 {
+			out[i] = rl.a.message(status)
+		} else {
+			out[i] = rl.a.calls[k].item(status)
+		}
+	}
+	return out
+}
+
+// end closes every item (a call whose name never came is added first) and
+// returns the ended response (without its final event).
+func (rl *relay) end() *Response {
+	status := rl.a.itemStatus()
+	for out, k := range rl.a.order {
+		if k >= 0 && !rl.a.calls[k].started {
+			rl.startCall(&rl.a.calls[k], out)
+		}
+		if rl.closedStatus(out) == "" {
+			rl.closeItem(out, status)
+		}
+	}
+	resp := rl.t.response(rl.a.status(), rl.output(status), rl.a.incomplete())
 	resp.Usage = rl.usage
 	return resp
 }
 
 // failed returns the response of a stream cut short: failed, with the
-// output so far, its items incomplete.
+// output so far, the items still open incomplete.
 func (rl *relay) failed(code, message string) *Response {
-	resp := rl.t.response(StatusFailed, rl.a.items(StatusIncomplete), nil)
+	resp := rl.t.response(StatusFailed, rl.output(StatusIncomplete), nil)
 	resp.Error = &ResponseError{Code: code, Message: message}
 	resp.Usage = rl.usage
 	return resp
