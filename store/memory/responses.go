@@ -126,6 +126,16 @@ func (s *Store) deleteUserResponses(userID int64) {
 	delete(s.responses.byUser, userID)
 }
 
+// moveResponses gives a guest's responses to the user it merges into
+// (store.UserStore.MergeGuest). Callers hold s.mu for writing.
+func (s *Store) moveResponses(guestID, userID int64) {
+	for _, id := range s.responses.byUser[guestID] {
+		s.responses.byPublicID[id].UserID = userID
+		s.responses.byUser[userID] = append(s.responses.byUser[userID], id)
+	}
+	delete(s.responses.byUser, guestID)
+}
+
 // responseRecord returns a copy of r whose conversation is named only
 // while it exists and is the user's (ON DELETE SET NULL in PostgreSQL).
 // Callers hold s.mu.

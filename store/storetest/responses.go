@@ -123,6 +123,23 @@ func testResponses(t *testing.T, s store.Store) {
 		wantErr(t, "GetResponse(deleted)", err, store.ErrNotFound)
 	})
 
+	t.Run("guest merge", func(t *testing.T) {
+		guest, err := s.UpsertUser(ctx, store.User{Issuer: "gateway", Subject: RandomName("guest-"), Kind: store.UserKindGuest})
+		must(t, "UpsertUser(guest)", err)
+		u := newUser(t, s)
+		conv, _ := newConversation(t, s, guest)
+		r := create(t, guest, "", conv.PublicID, "msg_g")
+		_, err = s.MergeGuest(ctx, guest.ID, u.ID, now())
+		must(t, "MergeGuest", err)
+		got, err := s.GetResponse(ctx, u.ID, r.PublicID)
+		must(t, "GetResponse(merged)", err)
+		if got.UserID != u.ID || got.ConversationID != conv.PublicID {
+			t.Errorf("merged response %+v, want the user's, in the merged conversation", got)
+		}
+		_, err = s.GetResponse(ctx, guest.ID, r.PublicID)
+		wantErr(t, "GetResponse(as the merged guest)", err, store.ErrNotFound)
+	})
+
 	t.Run("retention and users", func(t *testing.T) {
 		u := newUser(t, s)
 		old := create(t, u, "", "")
