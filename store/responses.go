@@ -14,9 +14,14 @@ const PrefixResponse = "resp"
 // stay.
 const ResponseRetention = 30 * 24 * time.Hour
 
-// MaxResponseChain bounds how many responses ResponseChain follows back
-// through previous_response_id.
-const MaxResponseChain = 256
+// MaxResponseChain and MaxResponseChainBytes bound how many responses, and
+// how much of their stored JSON, a request's previous_response_id brings
+// back: the oldest are left out beyond them, as a model's context would
+// leave them out anyway.
+const (
+	MaxResponseChain      = 256
+	MaxResponseChainBytes = 8 << 20
+)
 
 // Response is one stored answer of the Responses API.
 type Response struct {
@@ -54,10 +59,11 @@ type ResponseStore interface {
 	// GetResponse returns the user's response.
 	GetResponse(ctx context.Context, userID int64, publicID string) (Response, error)
 	// ResponseChain returns the user's response with the public id and the
-	// responses it continues (following PreviousResponseID), oldest first,
-	// at most max of them (the newest max). An unknown publicID is
+	// responses it continues (following PreviousResponseID), oldest first:
+	// the newest ones, at most max of them and, past the first, no more than
+	// maxBytes of Body and Input together. An unknown publicID is
 	// ErrNotFound; a predecessor that is gone ends the chain.
-	ResponseChain(ctx context.Context, userID int64, publicID string, max int) ([]Response, error)
+	ResponseChain(ctx context.Context, userID int64, publicID string, max, maxBytes int) ([]Response, error)
 	// DeleteResponse deletes the user's response.
 	DeleteResponse(ctx context.Context, userID int64, publicID string) error
 	// PurgeResponses deletes responses created before the time, at most

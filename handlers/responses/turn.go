@@ -22,7 +22,8 @@ import (
 )
 
 // MaxConversationContext bounds the items of a conversation sent upstream
-// before a request's input: the newest ones.
+// before a request's input: the newest ones, also no more than
+// store.MaxResponseChainBytes of them.
 const MaxConversationContext = 500
 
 // turn is one response being made.
@@ -54,7 +55,7 @@ func (h *Handler) begin(r *http.Request, p *principal.Principal, req *Request, m
 	t.input = withIDs(req.Input)
 	var history []Item
 	if req.PreviousResponseID != "" {
-		chain, err := h.Store.ResponseChain(ctx, p.UserID, req.PreviousResponseID, store.MaxResponseChain)
+		chain, err := h.Store.ResponseChain(ctx, p.UserID, req.PreviousResponseID, store.MaxResponseChain, store.MaxResponseChainBytes)
 		if err != nil {
 			return nil, h.storeError(ctx, err, "previous_response_id")
 		}
@@ -152,7 +153,9 @@ func (h *Handler) beginConversation(ctx context.Context, t *turn) ([]Item, []str
 		h.logger().Warn("titling a conversation failed", zap.String("conversation", req.Conversation), zap.Error(err))
 	}
 	t.conv = recording
-	page, err := h.Store.ListItems(ctx, t.userID, req.Conversation, store.ListOptions{Limit: MaxConversationContext, Order: store.OrderDesc})
+	page, err := h.Store.ListItems(ctx, t.userID, req.Conversation, store.ListOptions{
+		Limit: MaxConversationContext, Order: store.OrderDesc, MaxBytes: store.MaxResponseChainBytes,
+	})
 	if err != nil {
 		return nil, nil, h.storeError(ctx, err, "conversation")
 	}

@@ -57,7 +57,7 @@ func (s *Store) GetResponse(_ context.Context, userID int64, publicID string) (s
 }
 
 // ResponseChain implements store.ResponseStore.
-func (s *Store) ResponseChain(_ context.Context, userID int64, publicID string, max int) ([]store.Response, error) {
+func (s *Store) ResponseChain(_ context.Context, userID int64, publicID string, max, maxBytes int) ([]store.Response, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	r, ok := s.userResponse(userID, publicID)
@@ -65,7 +65,12 @@ func (s *Store) ResponseChain(_ context.Context, userID int64, publicID string, 
 		return nil, fmt.Errorf("reading a response chain: %w", store.ErrNotFound)
 	}
 	var chain []store.Response
+	total := 0
 	for ok && len(chain) < max {
+		total += len(r.Body) + len(r.Input)
+		if len(chain) > 0 && total > maxBytes {
+			break
+		}
 		chain = append(chain, s.responseRecord(r))
 		r, ok = s.userResponse(userID, r.PreviousResponseID)
 	}

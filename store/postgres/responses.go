@@ -67,22 +67,28 @@ SELECT `+responseColumns+` FROM responses r WHERE r.user_id = $1 AND r.public_id
 }
 
 // ResponseChain implements store.ResponseStore: one recursive query walks
-// previous_response_id back from the response, within the user's rows.
-func (s *Store) ResponseChain(ctx context.Context, userID int64, publicID string, max int) ([]store.Response, error) {
+// previous_response_id back from the response, within the user's rows,
+// adding up the sizes of what it passes so that only the rows returned are
+// read out.
+func (s *Store) ResponseChain(ctx context.Context, userID int64, publicID string, max, maxBytes int) ([]store.Response, error) {
 	const op = "reading a response chain"
 	db := s.reader(userID)
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	rows, err := db.Query(qctx, `
-WITH RECURSIVE chain (id, prev, depth) AS (
-	SELECT id, previous_response_id, 1 FROM responses WHERE user_id = $1 AND public_id = $2
+WITH RECURSIVE chain (id, prev, depth, total) AS (
+	SELECT id, previous_response_id, 1, octet_length(body::text)::bigint + octet_length(input::text)
+	FROM responses WHERE user_id = $1 AND public_id = $2
 	UNION ALL
-	SELECT p.id, p.previous_response_id, chain.depth + 1 FROM chain
-	JOIN responses p ON p.user_id = $1 AND p.public_id = chain.prev
-	WHERE chain.prev <> '' AND chain.depth < $3
+	SELECT p.id, p.previous_response_id, chain.depth + 1,
+		chain.total + octet_length(p.body::text) + octet_length(p.input::text)
+	FROM chain JOIN responses p ON p.user_id = $1 AND p.public_id = chain.prev
+	WHERE chain.prev <> '' AND chain.depth < $3 AND chain.total <= $4
 )
-SELECT `+responseColumns+` FROM chain JOIN responses r ON r.id = chain.id ORDER BY chain.depth DESC`,
-		userID, publicID, max)
+SELECT `+responseColumns+` FROM chain JOIN responses r ON r.id = chain.id
+WHERE chain.depth = 1 OR chain.total <= $4
+ORDER BY chain.depth DESC`,
+		userID, publicID, max, maxBytes)
 	if err != nil {
 		return nil, s.mapErr(ctx, op, err)
 	}

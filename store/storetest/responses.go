@@ -86,27 +86,40 @@ func testResponses(t *testing.T, s store.Store) {
 			}
 			return out
 		}
-		chain, err := s.ResponseChain(ctx, u.ID, c.PublicID, 10)
+		chain, err := s.ResponseChain(ctx, u.ID, c.PublicID, 10, 1<<20)
 		must(t, "ResponseChain", err)
 		if want := []string{a.PublicID, b.PublicID, c.PublicID}; !slices.Equal(ids(chain), want) {
 			t.Errorf("ResponseChain = %v, want %v (oldest first)", ids(chain), want)
 		}
-		chain, err = s.ResponseChain(ctx, u.ID, c.PublicID, 2)
+		chain, err = s.ResponseChain(ctx, u.ID, c.PublicID, 2, 1<<20)
 		must(t, "ResponseChain(max 2)", err)
 		if want := []string{b.PublicID, c.PublicID}; !slices.Equal(ids(chain), want) {
 			t.Errorf("ResponseChain(max 2) = %v, want %v", ids(chain), want)
 		}
-		_, err = s.ResponseChain(ctx, other.ID, c.PublicID, 10)
+		// A byte bound keeps the newest that fit, and always the response
+		// itself.
+		size := len(c.Body) + len(c.Input)
+		chain, err = s.ResponseChain(ctx, u.ID, c.PublicID, 10, 2*size)
+		must(t, "ResponseChain(two responses' bytes)", err)
+		if want := []string{b.PublicID, c.PublicID}; !slices.Equal(ids(chain), want) {
+			t.Errorf("ResponseChain(2×%d bytes) = %v, want %v", size, ids(chain), want)
+		}
+		chain, err = s.ResponseChain(ctx, u.ID, c.PublicID, 10, 1)
+		must(t, "ResponseChain(1 byte)", err)
+		if want := []string{c.PublicID}; !slices.Equal(ids(chain), want) {
+			t.Errorf("ResponseChain(1 byte) = %v, want %v", ids(chain), want)
+		}
+		_, err = s.ResponseChain(ctx, other.ID, c.PublicID, 10, 1<<20)
 		wantErr(t, "ResponseChain(other user)", err, store.ErrNotFound)
 		// Another user's response never joins a chain, even when named.
 		theirs := create(t, other, a.PublicID, "")
-		chain, err = s.ResponseChain(ctx, other.ID, theirs.PublicID, 10)
+		chain, err = s.ResponseChain(ctx, other.ID, theirs.PublicID, 10, 1<<20)
 		must(t, "ResponseChain(other's)", err)
 		if want := []string{theirs.PublicID}; !slices.Equal(ids(chain), want) {
 			t.Errorf("ResponseChain across users = %v, want %v", ids(chain), want)
 		}
 		must(t, "DeleteResponse", s.DeleteResponse(ctx, u.ID, b.PublicID))
-		chain, err = s.ResponseChain(ctx, u.ID, c.PublicID, 10)
+		chain, err = s.ResponseChain(ctx, u.ID, c.PublicID, 10, 1<<20)
 		must(t, "ResponseChain(after delete)", err)
 		if want := []string{c.PublicID}; !slices.Equal(ids(chain), want) {
 			t.Errorf("ResponseChain after deleting the middle = %v, want %v", ids(chain), want)
