@@ -26,8 +26,8 @@ func init() {
 }
 
 // Handler serves the whole LLM API: health, version, authentication
-// endpoints, chat completions, models, conversations, projects, user
-// settings and MCP. It is a terminal handler: requests it does not know get
+// endpoints, chat completions, the Responses API, models, conversations,
+// projects, user settings and MCP. It is a terminal handler: requests it does not know get
 // a JSON 404. It expects `llm_auth` before it in the route, which sets the
 // principal.
 type Handler struct {
