@@ -92,6 +92,7 @@ func TestRequestErrors(t *testing.T) {
 		{"duplicate member", `{"model":"jan-v1-4b","model":"x","input":"hi"}`, 400, "duplicate_property", "model"},
 		{"unknown parameter", `{"model":"jan-v1-4b","input":"hi","wizardry":1}`, 400, "unknown_parameter", "wizardry"},
 		{"input type", `{"model":"jan-v1-4b","input":5}`, 400, "invalid_type", "input"},
+		{"empty input", `{"model":"jan-v1-4b","input":[],"instructions":"x"}`, 400, "invalid_value", "input"},
 		{"item not an object", `{"model":"jan-v1-4b","input":["hi"]}`, 400, "invalid_type", "input[0]"},
 		{"unknown item type", `{"model":"jan-v1-4b","input":[{"type":"web_search_call","id":"x"}]}`, 400, "unsupported_value", "input[0].type"},
 		{"item type type", `{"model":"jan-v1-4b","input":[{"type":3}]}`, 400, "invalid_type", "input[0].type"},

@@ -76,6 +76,9 @@ func (h *Handler) begin(r *http.Request, p *principal.Principal, req *Request, m
 			return nil, aerr
 		}
 	}
+	if len(history) == 0 && len(t.input) == 0 {
+		return nil, errValue("input", "must contain at least one item")
+	}
 	body, err := chatBody(req, history, t.input)
 	if err != nil {
 		return nil, apierr.Invalid("input", openai.CodeInvalidValue, "the input cannot be sent to the model")
