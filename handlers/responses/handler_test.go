@@ -212,7 +212,7 @@ func TestOwnerOnly(t *testing.T) {
 		Deleted bool
 	}
 	s.Do(t, httpxtest.Alice, "DELETE", "/v1/responses/"+created.ID, nil).Want(t, 200).Decode(t, &gone)
-	if gone.ID != created.ID || gone.Object != "response" || !gone.Deleted {
+	if gone.ID != created.ID || gone.Object != "response.deleted" || !gone.Deleted {
 		t.Errorf("delete answered %+v", gone)
 	}
 	s.Do(t, httpxtest.Alice, "GET", "/v1/responses/"+created.ID, nil).WantError(t, 404, "not_found", "")

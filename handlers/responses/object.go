@@ -248,10 +248,3 @@ func usageOf(u openai.Usage) *Usage {
 	}
 	return &Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens, TotalTokens: total}
 }
-
-// deleted is the answer to DELETE /v1/responses/{id}.
-type deleted struct {
-	ID      string `json:"id"`
-	Object  string `json:"object"`
-	Deleted bool   `json:"deleted"`
-}

@@ -33,7 +33,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, p *principal.Pr
 	if err := h.Store.DeleteResponse(r.Context(), p.UserID, id); err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, deleted{ID: id, Object: "response", Deleted: true})
+	httpx.WriteJSON(w, http.StatusOK, httpx.Deleted{ID: id, Object: "response.deleted", Deleted: true})
 	return nil
 }
 
