@@ -248,3 +248,10 @@ func usageOf(u openai.Usage) *Usage {
 	}
 	return &Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens, TotalTokens: total}
 }
+
+// Interface guards: items and parts write their own shapes.
+var (
+	_ json.Marshaler   = Item{}
+	_ json.Marshaler   = Part{}
+	_ json.Unmarshaler = (*Part)(nil)
+)

@@ -1,7 +1,6 @@
 package responses
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -397,6 +396,3 @@ func (sw *streamWriter) clearDeadline() {
 		_ = sw.rc.SetWriteDeadline(time.Time{})
 	}
 }
-
-// Interface guard: the Response marshals as the event's member.
-var _ json.Marshaler = Item{}
