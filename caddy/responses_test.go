@@ -432,6 +432,44 @@ func TestResponsesConversationOnPostgres(t *testing.T) {
 	if _, err := client.Responses.Get(ctx, first.ID, responses.ResponseGetParams{}); err != nil {
 		t.Fatalf("the owner lost the response: %v", err)
 	}
+
+	// A tool round trip in a conversation: the conversation keeps the call
+	// as the assistant's text, so the output that answers it goes upstream
+	// as text too (a tool message answering no tool call is refused by
+	// OpenAI-compatible upstreams).
+	r = g.do("POST", "/v1/conversations", map[string]any{}, auth...)
+	toolConv, _ := r.JSON(t)["id"].(string)
+	call, err := client.Responses.New(ctx, responses.ResponseNewParams{
+		Model:        "story-model",
+		Input:        responses.ResponseNewParamsInputUnion{OfString: oa.String("Weather in Paris?")},
+		Tools:        []responses.ToolUnionParam{responses.ToolParamOfFunction("get_weather", map[string]any{"type": "object"}, false)},
+		Conversation: responses.ResponseNewParamsConversationUnion{OfString: oa.String(toolConv)},
+	})
+	if err != nil || len(call.Output) != 1 || call.Output[0].Type != "function_call" {
+		t.Fatalf("tool call in a conversation: %v %v", call, err)
+	}
+	callID := call.Output[0].AsFunctionCall().CallID
+	_, err = client.Responses.New(ctx, responses.ResponseNewParams{
+		Model:        "story-model",
+		Conversation: responses.ResponseNewParamsConversationUnion{OfString: oa.String(toolConv)},
+		Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
+			responses.ResponseInputItemUnionParam{OfFunctionCallOutput: &responses.ResponseInputItemFunctionCallOutputParam{
+				CallID: oa.String(callID),
+				Output: responses.ResponseInputItemFunctionCallOutputOutputUnionParam{OfString: oa.String("21C")},
+			}},
+		}},
+	})
+	if err != nil {
+		t.Fatalf("tool output in a conversation: %v", err)
+	}
+	want = []string{
+		"user: Weather in Paris?",
+		`assistant: Tool call: get_weather({"location":"Paris"})`,
+		"user: Result of tool call " + callID + ":\n21C",
+	}
+	if got := upstreamMessages(t, g.vllm); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("upstream messages of the tool output turn:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // The default Caddyfile serves the Responses API under /v1, /llm/v1 and

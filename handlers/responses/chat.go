@@ -53,8 +53,9 @@ func chatBody(req *Request, history, input []Item) ([]byte, error) {
 	if req.Instructions != nil && *req.Instructions != "" {
 		c.Messages = append(c.Messages, openai.Message{Role: openai.RoleSystem, Content: openai.Content{Text: *req.Instructions}})
 	}
-	c.Messages = appendMessages(c.Messages, history)
-	c.Messages = appendMessages(c.Messages, input)
+	var calls map[string]bool
+	c.Messages = appendMessages(c.Messages, history, &calls)
+	c.Messages = appendMessages(c.Messages, input, &calls)
 	return json.Marshal(c)
 }
 
@@ -62,8 +63,12 @@ func chatBody(req *Request, history, input []Item) ([]byte, error) {
 // (developer as system, which every upstream knows), consecutive function
 // calls to the tool calls of one assistant message (the one just before
 // when it is the assistant's text of the same answer), a function call
-// output to a tool message.
-func appendMessages(msgs []openai.Message, items []Item) []openai.Message {
+// output to a tool message. calls collects the call ids of the tool calls
+// so far: an output whose call is not among them (its call is in a
+// conversation, which keeps calls as the assistant's text) becomes a user
+// message saying so, since upstreams refuse a tool message that answers no
+// tool call.
+func appendMessages(msgs []openai.Message, items []Item, calls *map[string]bool) []openai.Message {
 	for _, it := range items {
 		switch it.Type {
 		case ItemMessage:
@@ -73,6 +78,10 @@ func appendMessages(msgs []openai.Message, items []Item) []openai.Message {
 			}
 			msgs = append(msgs, openai.Message{Role: role, Content: chatContent(it)})
 		case ItemFunctionCall:
+			if *calls == nil {
+				*calls = make(map[string]bool)
+			}
+			(*calls)[it.CallID] = true
 			call := openai.ToolCall{ID: it.CallID, Type: "function", Function: openai.FunctionCall{Name: it.Name, Arguments: it.Arguments}}
 			if n := len(msgs); n > 0 && msgs[n-1].Role == openai.RoleAssistant {
 				msgs[n-1].ToolCalls = append(msgs[n-1].ToolCalls, call)
@@ -80,6 +89,10 @@ func appendMessages(msgs []openai.Message, items []Item) []openai.Message {
 			}
 			msgs = append(msgs, openai.Message{Role: openai.RoleAssistant, Content: openai.Content{IsNull: true}, ToolCalls: []openai.ToolCall{call}})
 		case ItemFunctionCallOutput:
+			if !(*calls)[it.CallID] {
+				msgs = append(msgs, openai.Message{Role: openai.RoleUser, Content: openai.Content{Text: "Result of tool call " + it.CallID + ":\n" + it.Output}})
+				continue
+			}
 			msgs = append(msgs, openai.Message{Role: openai.RoleTool, ToolCallID: it.CallID, Content: openai.Content{Text: it.Output}})
 		}
 	}
