@@ -283,6 +283,32 @@ func TestResponsesThroughCaddyWithSDK(t *testing.T) {
 	if err := cs.Err(); err != nil || claudeFinal.OutputText() != "Bonjour from Claude" {
 		t.Fatalf("anthropic stream: %v, final %s", err, claudeFinal.RawJSON())
 	}
+	// A streamed tool call translated from Anthropic's tool_use block.
+	cs = client.Responses.NewStreaming(ctx, responses.ResponseNewParams{
+		Model: "claude-x",
+		Input: responses.ResponseNewParamsInputUnion{OfString: oa.String("Weather in Paris?")},
+		Tools: []responses.ToolUnionParam{weather},
+	})
+	var (
+		claudeCall responses.Response
+		argDeltas  strings.Builder
+	)
+	for cs.Next() {
+		switch ev := cs.Current(); ev.Type {
+		case "response.function_call_arguments.delta":
+			argDeltas.WriteString(ev.Delta)
+		case "response.completed":
+			claudeCall = ev.Response
+		}
+	}
+	// The fake Claude says something before it calls the tool: a message,
+	// then the call.
+	if err := cs.Err(); err != nil || len(claudeCall.Output) != 2 || claudeCall.OutputText() != "Bonjour from Claude" || claudeCall.Output[1].Type != "function_call" {
+		t.Fatalf("anthropic streamed tool call: %v, final %s", err, claudeCall.RawJSON())
+	}
+	if fc := claudeCall.Output[1].AsFunctionCall(); fc.Name != "get_weather" || fc.CallID == "" || fc.Arguments == "" || fc.Arguments != argDeltas.String() {
+		t.Fatalf("anthropic function call %+v, streamed arguments %q", fc, argDeltas.String())
+	}
 
 	// Hostile input through Caddy: 400s naming the parameter, Caddy's own
 	// body limit a JSON 413.
