@@ -21,7 +21,10 @@ CREATE TABLE responses (
     input                 json        NOT NULL,
     created_at            timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX responses_user_public_idx ON responses (user_id, public_id);
+-- Deleting a user (a purged guest) or a conversation finds its responses
+-- through these, not by scanning the table.
+CREATE INDEX responses_user_idx ON responses (user_id);
+CREATE INDEX responses_conversation_idx ON responses (conversation_id) WHERE conversation_id IS NOT NULL;
 -- The retention job deletes responses older than store.ResponseRetention.
 CREATE INDEX responses_created_idx ON responses (created_at);
 
