@@ -20,6 +20,14 @@ func (s *Service) purge(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Stored responses of the Responses API are kept as OpenAI keeps them.
+	responses, err := s.st.PurgeResponses(ctx, now.Add(-store.ResponseRetention), 0)
+	if err != nil {
+		return err
+	}
+	if responses > 0 {
+		s.log.Info("retention: deleted old stored responses", zap.Int64("responses", responses))
+	}
 	if res.RefreshTokens > 0 || res.Guests > 0 {
 		s.log.Info("retention: deleted expired refresh tokens and idle guests",
 			zap.Int64("refresh_tokens", res.RefreshTokens), zap.Int64("guests", res.Guests))

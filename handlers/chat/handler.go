@@ -211,9 +211,17 @@ func (h *Handler) reject(w http.ResponseWriter, o *Outcome, e *apierr.Error) {
 }
 
 // upstreamFailed writes the client's view of a failure before the answer
-// started: 429 with Retry-After, 400 with a sanitised message, 502, 504.
-// Nothing is written when the client went away.
+// started (see WriteUpstreamError).
 func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, o *Outcome, err error) {
+	WriteUpstreamError(w, r, o, err, h.logger())
+}
+
+// WriteUpstreamError writes the client's view of an upstream failure before
+// the answer started: 429 with Retry-After, 400 with a sanitised message,
+// 502, 504; nothing when the client went away. It records the status and
+// code in o and logs what is the upstream's fault (never a body). The
+// Responses API answers its upstream failures with it too.
+func WriteUpstreamError(w http.ResponseWriter, r *http.Request, o *Outcome, err error, logger *zap.Logger) {
 	perr := provider.AsError(r.Context(), err)
 	e := perr.APIError()
 	o.Status, o.ErrorCode = e.Status, e.Code
@@ -221,7 +229,7 @@ func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, o *Outc
 		return
 	}
 	if perr.Kind != provider.KindBadRequest && perr.Kind != provider.KindTooLarge {
-		h.logger().Warn("upstream failed",
+		logger.Warn("upstream failed",
 			zap.String("model", o.Model), zap.String("provider", o.Provider), zap.Int("tries", o.Tries),
 			zap.String("kind", perr.Kind.String()), zap.Int("upstream_status", perr.Status), zap.Error(perr.Err))
 	}

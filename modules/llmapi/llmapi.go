@@ -16,6 +16,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers/conversations"
 	"github.com/caddy-llm/gateway/handlers/models"
 	"github.com/caddy-llm/gateway/handlers/projects"
+	"github.com/caddy-llm/gateway/handlers/responses"
 	"github.com/caddy-llm/gateway/handlers/settings"
 	"github.com/caddy-llm/gateway/modules/llmapp"
 )
@@ -25,8 +26,8 @@ func init() {
 }
 
 // Handler serves the whole LLM API: health, version, authentication
-// endpoints, chat completions, models, conversations, projects, user
-// settings and MCP. It is a terminal handler: requests it does not know get
+// endpoints, chat completions, the Responses API, models, conversations,
+// projects, user settings and MCP. It is a terminal handler: requests it does not know get
 // a JSON 404. It expects `llm_auth` before it in the route, which sets the
 // principal.
 type Handler struct {
@@ -70,6 +71,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		&settings.Handler{Store: st, Logger: h.logger.Named("settings")},
 		chatHandler,
 		app.MCPAggregator().Endpoint(chatHandler),
+		// The Responses API answers through the same router, store and
+		// observer as chat completions.
+		&responses.Handler{
+			Router:   app.Router(),
+			Store:    st,
+			Logger:   h.logger.Named("responses"),
+			Observer: chatObserver{metrics: app.Metrics()},
+			Media:    app.Media(),
+			Tools:    conversation.ToolPolicy{Store: st},
+		},
 		&models.Handler{Router: app.Router()},
 	)
 	h.api = api

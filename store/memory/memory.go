@@ -50,6 +50,9 @@ type Store struct {
 
 	settings map[int64]*store.UserSettings
 
+	// responses are the stored answers of the Responses API.
+	responses responseTable
+
 	// tombstones keep the place of deleted conversations, items and
 	// projects in their listings, by public id, for a while.
 	tombstones map[string]tombstone

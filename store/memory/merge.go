@@ -73,6 +73,7 @@ func (s *Store) MergeGuest(_ context.Context, guestID, userID int64, now time.Ti
 	sort.Slice(s.conversationsByUser[userID], func(i, j int) bool {
 		return s.conversationsByUser[userID][i].rec.ID < s.conversationsByUser[userID][j].rec.ID
 	})
+	s.moveResponses(guestID, userID)
 
 	// Settings: the user's own win.
 	if gs, ok := s.settings[guestID]; ok {

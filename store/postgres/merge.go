@@ -121,6 +121,10 @@ func (s *Store) MergeGuest(ctx context.Context, guestID, userID int64, now time.
 		if _, err := tx.Exec(qctx, `UPDATE conversation_items SET user_id = $2 WHERE user_id = $1`, guestID, userID); err != nil {
 			return err
 		}
+		// Stored responses of the Responses API go with them.
+		if _, err := tx.Exec(qctx, `UPDATE responses SET user_id = $2 WHERE user_id = $1`, guestID, userID); err != nil {
+			return err
+		}
 
 		// Settings: the user's own win.
 		tag, err = tx.Exec(qctx, `

@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"io/fs"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,7 +71,13 @@ GROUP BY version_id ORDER BY version_id`)
 		t.Errorf("%d migrations recorded, want %d (%v)", len(got), len(files), files)
 	}
 	for i, a := range got {
-		if a.Version != int64(i+1) || a.Count != 1 {
+		// Migration numbers are reserved per feature and may have gaps
+		// until every feature is merged: the version is the file's.
+		want := int64(i + 1)
+		if i < len(files) {
+			want, _ = strconv.ParseInt(strings.SplitN(files[i], "_", 2)[0], 10, 64)
+		}
+		if a.Version != want || a.Count != 1 {
 			t.Errorf("migration %d recorded %d times (row %d), want once", a.Version, a.Count, i)
 		}
 	}
@@ -108,7 +116,7 @@ SELECT count(*) FROM information_schema.tables
 WHERE table_schema = 'public' AND table_name <> 'goose_db_version'`).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
-	if tables != 9 { // 00007 adds indexes only
-		t.Errorf("%d tables after down and up, want 9", tables)
+	if tables != 10 { // 00007 adds indexes only; 00009 adds responses
+		t.Errorf("%d tables after down and up, want 10", tables)
 	}
 }
