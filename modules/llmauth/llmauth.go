@@ -17,6 +17,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/modules/llmapp"
+	"github.com/caddy-llm/gateway/modules/llmratelimit"
 )
 
 func init() {
@@ -83,18 +84,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !public && !h.app.KnownRoute(r) {
 		// A path the API does not serve is a 404 whatever the credentials:
 		// a 401 would make a mistyped route look like an auth failure.
+		// A rate limit put off before this (llm_rate_limit's defer) is
+		// decided first, as it would have been before authentication.
+		if !llmratelimit.Settle(w, r) {
+			return nil
+		}
 		httpx.WriteRouteNotFound(w, r)
 		return nil
 	}
 
 	p, err := h.app.AuthService().Authenticate(r)
 	if err != nil && !public {
+		if !llmratelimit.Settle(w, r) {
+			return nil
+		}
 		writeRefusal(w, err, challengeInvalid)
 		return nil
 	}
 	if p == nil {
 		if public {
 			return next.ServeHTTP(w, r)
+		}
+		if !llmratelimit.Settle(w, r) {
+			return nil
 		}
 		writeRefusal(w, auth.MissingCredentials(), challengeMissing)
 		return nil
