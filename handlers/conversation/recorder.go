@@ -48,7 +48,9 @@ type Recorder struct {
 // messages of the conversation's project instruction and the user's profile
 // (SystemMessages). A new conversation is created holding the user item.
 //
-// The queries of a turn run concurrently where they do not depend on each
+// A store.TurnStore does the work of a turn on an existing conversation in
+// one call (PostgreSQL: one round trip, one commit). On other stores the
+// queries of a turn run concurrently where they do not depend on each
 // other (unless the store is store.InProcess): reading the conversation,
 // appending the user item and loading the settings go together (each is
 // scoped by the user id, so a conversation of another user fails with
