@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,5 +98,48 @@ func TestRateLimitOneRoundTripPerRequest(t *testing.T) {
 				t.Fatalf("headers %+v: want X-RateLimit-Limit %d and -Minute %d", h, tc.wantLimit, tc.wantMinute)
 			}
 		})
+	}
+}
+
+// redis_url unix:///path reaches Redis over a unix socket: the limits are
+// decided there (its scripts count the requests), with the same headers.
+func TestRateLimitRedisOverUnixSocket(t *testing.T) {
+	dir := t.TempDir()
+	socket := filepath.Join(dir, "redis.sock")
+	cmd := exec.Command("redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700",
+		"--save", "", "--appendonly", "no", "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	client := redis.NewClient(&redis.Options{Network: "unix", Addr: socket})
+	t.Cleanup(func() { _ = client.Close() })
+	deadline := time.Now().Add(5 * time.Second)
+	for client.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("redis-server did not answer on its socket")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Setenv("REDIS_URL", "unix://"+socket)
+	t.Setenv("DATABASE_URL", "")
+	t.Setenv("DB_POSTGRESQL_WRITE_DSN", "")
+	t.Setenv("LOG_LEVEL", "error")
+	gw, svc := freePort(t), freePort(t)
+	g := startGateway(t, gw, withPorts(defaultCaddyfile(t), gw, svc))
+
+	before := scriptCalls(t, client)
+	for i := range 3 {
+		r := g.do("GET", "/v1/conversations", nil)
+		if r.Status != http.StatusUnauthorized {
+			t.Fatalf("status %d, want 401", r.Status)
+		}
+		if got, want := r.Header.Get("X-RateLimit-Remaining-Minute"), strconv.Itoa(99-i); got != want {
+			t.Fatalf("request %d: X-RateLimit-Remaining-Minute %q, want %s", i+1, got, want)
+		}
+	}
+	// The first decision may load the script: EVALSHA, then EVAL.
+	if got := scriptCalls(t, client) - before; got < 3 || got > 4 {
+		t.Fatalf("the socket's Redis ran %d scripts for 3 requests, want 3 (4 with loading)", got)
 	}
 }
