@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -125,17 +126,20 @@ func (l *RedisLimiter) allowAll(ctx context.Context, checks []Check, results []R
 		return append(results, l.local.peek(checks[0].Key, checks[0].Limit)), nil
 	}
 
-	keys := make([]string, n)
-	args := make([]any, 3*n)
-	for i, c := range checks[:n] {
-		keys[i] = redisRatePrefix + l.prefix + c.Key
-		args[3*i] = c.Limit.Capacity()
-		args[3*i+1] = c.Limit.Rate
-		args[3*i+2] = c.Limit.Period.Seconds()
+	sa := scriptArgsPool.Get().(*scriptArgs)
+	keys, args := sa.keys[:0], sa.args[:0]
+	for _, c := range checks[:n] {
+		keys = append(keys, redisRatePrefix+l.prefix+c.Key)
+		args = append(args, c.Limit.Capacity(), c.Limit.Rate, c.Limit.Period.Seconds())
 	}
 	callCtx, cancel := context.WithTimeout(ctx, l.timeout)
 	reply, err := allowAllScript.Run(callCtx, l.client, keys, args...).Slice()
 	cancel()
+	// go-redis copied keys and args into its command.
+	clear(keys)
+	clear(args)
+	sa.keys, sa.args = keys[:0], args[:0]
+	scriptArgsPool.Put(sa)
 	now := time.Now()
 	if err == nil && (len(reply) == 0 || len(reply)%3 != 0 || len(reply) > 3*n) {
 		err = fmt.Errorf("unexpected reply of %d values to a rate limit script over %d buckets", len(reply), n)
@@ -165,6 +169,15 @@ func (l *RedisLimiter) allowAll(ctx context.Context, checks []Check, results []R
 	}
 	return results, nil
 }
+
+// scriptArgs are the keys and arguments of one script call, pooled: they are
+// built on every request.
+type scriptArgs struct {
+	keys []string
+	args []any
+}
+
+var scriptArgsPool = sync.Pool{New: func() any { return new(scriptArgs) }}
 
 // localPrefix returns how many of checks, from the first, this node's copy
 // of the buckets would allow.
