@@ -117,10 +117,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Set("http.auth.user.kind", p.Kind)
 		repl.Set("http.auth.user.method", p.Method)
 	}
+	// One backing array for the three values, rather than one each.
+	values := [...]string{p.Method, p.UserPublicID, p.UserPublicID}
+	vs := values[:]
 	hdr := w.Header()
-	hdr.Set("X-Auth-Method", p.Method)
-	hdr.Set("X-Principal-Id", p.UserPublicID)
-	hdr.Set("X-User-ID", p.UserPublicID)
+	hdr["X-Auth-Method"] = vs[0:1:1]
+	hdr["X-Principal-Id"] = vs[1:2:2]
+	hdr["X-User-Id"] = vs[2:3:3]
 	return next.ServeHTTP(w, r.WithContext(principal.With(r.Context(), p)))
 }
 
