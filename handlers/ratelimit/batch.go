@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -141,7 +140,7 @@ func (l *RedisLimiter) allowAll(ctx context.Context, checks []Check, results []R
 	sa.keys, sa.args = keys[:0], args[:0]
 	scriptArgsPool.Put(sa)
 	now := time.Now()
-	if err == nil && (len(reply) == 0 || len(reply)%3 != 0 || len(reply) > 3*n) {
+	if err == nil && (len(reply) == 0 || len(reply)%2 != 0 || len(reply) > 2*n) {
 		err = fmt.Errorf("unexpected reply of %d values to a rate limit script over %d buckets", len(reply), n)
 	}
 	if err != nil {
@@ -150,12 +149,11 @@ func (l *RedisLimiter) allowAll(ctx context.Context, checks []Check, results []R
 	if l.breaker.success() {
 		l.logger.Info("redis circuit breaker closed; rate limits are enforced through redis again")
 	}
-	for i := 0; i < len(reply); i += 3 {
-		c := checks[i/3]
-		r, err := scriptResult(c.Limit, now, reply[i:i+3])
-		if err != nil {
-			return results, err
-		}
+	for i := 0; i < len(reply); i += 2 {
+		c := checks[i/2]
+		reset, _ := reply[i].(int64)
+		retry, _ := reply[i+1].(int64)
+		r := scriptResult(c.Limit, now, time.Duration(reset)*time.Microsecond, time.Duration(retry)*time.Microsecond)
 		results = append(results, r)
 		if !r.Allowed {
 			return results, nil
@@ -207,35 +205,18 @@ func (l *RedisLimiter) failure(ctx context.Context, err error) error {
 	return fmt.Errorf("asking redis for a rate limit decision: %w", err)
 }
 
-// scriptResult reads one bucket's {allowed, retry_after, reset_after} of the
-// script's reply.
-func scriptResult(lim Limit, now time.Time, v []any) (Result, error) {
-	allowed, _ := v[0].(int64)
-	retryText, _ := v[1].(string)
-	resetText, _ := v[2].(string)
-	retryAfter, err1 := strconv.ParseFloat(retryText, 64)
-	resetAfter, err2 := strconv.ParseFloat(resetText, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return Result{}, fmt.Errorf("reading a rate limit script's reply: %w", err)
-	}
+// scriptResult is the decision of a bucket that is full again after reset;
+// retry is negative when the request was allowed.
+func scriptResult(lim Limit, now time.Time, reset, retry time.Duration) Result {
 	burst := lim.Capacity()
-	reset := seconds(resetAfter)
 	r := Result{Limit: burst, Period: lim.Period, ResetAt: now.Add(reset)}
-	if allowed == 0 {
-		r.RetryAfter = max(seconds(retryAfter), time.Nanosecond)
-		return r, nil
+	if retry >= 0 {
+		r.RetryAfter = max(retry, time.Nanosecond)
+		return r
 	}
 	r.Allowed = true
 	r.Remaining = remainingAfter(lim.emissionInterval(), burst, reset)
-	return r, nil
-}
-
-// seconds converts the script's seconds to a Duration, as redis_rate does.
-func seconds(s float64) time.Duration {
-	if s == -1 {
-		return -1
-	}
-	return time.Duration(s * float64(time.Second))
+	return r
 }
 
 // redisRatePrefix is what redis_rate puts in front of every key; the batch
@@ -247,7 +228,9 @@ const redisRatePrefix = "rate:"
 // order, stopping at the first that refuses: the same values in the same
 // keys, on Redis's clock, in one atomic script. KEYS are the buckets; ARGV
 // holds burst, rate and period (seconds) for each. The reply holds
-// {allowed, retry_after, reset_after} for each bucket decided.
+// {reset_after, retry_after} for each bucket decided, in whole microseconds
+// (integers cost the client less to read than redis_rate's strings),
+// retry_after -1 when the request was allowed.
 var allowAllScript = redis.NewScript(`
 redis.replicate_commands()
 
@@ -274,9 +257,8 @@ for i, key in ipairs(KEYS) do
   local new_tat = tat + emission_interval
   local diff = now - (new_tat - burst_offset)
   if diff < 0 then
-    reply[#reply+1] = 0
-    reply[#reply+1] = tostring(-diff)
-    reply[#reply+1] = tostring(tat - now)
+    reply[#reply+1] = math.floor((tat - now) * 1000000 + 0.5)
+    reply[#reply+1] = math.max(math.floor(-diff * 1000000 + 0.5), 1)
     return reply
   end
 
@@ -284,9 +266,8 @@ for i, key in ipairs(KEYS) do
   if reset_after > 0 then
     redis.call("SET", key, new_tat, "EX", math.ceil(reset_after))
   end
-  reply[#reply+1] = 1
-  reply[#reply+1] = "-1"
-  reply[#reply+1] = tostring(reset_after)
+  reply[#reply+1] = math.floor(reset_after * 1000000 + 0.5)
+  reply[#reply+1] = -1
 end
 return reply
 `)
