@@ -16,13 +16,24 @@ import (
 // queries, each its own commit: the append, the title and the touch of the
 // conversation are one statement, and the reads of the conversation, its
 // project's instruction and the user's settings follow it in the same
-// batch, seeing its writes.
+// batch, seeing its writes. The commit does not wait for the disk (see
+// below), so a persisted turn waits for one WAL flush, its reply's.
 func (s *Store) StartTurn(ctx context.Context, userID int64, convPublicID string, t store.TurnStart) (store.TurnContext, error) {
 	const op = "starting a turn"
 	var tc store.TurnContext
 	write := t.Write && (t.User != nil || t.Title != "")
 	db := s.reader(userID) // the replica unless this user just wrote
 	batch := &pgx.Batch{}
+	if write {
+		// This commit need not wait for the disk: the turn's reply is
+		// committed the usual way a moment later, and makes this one
+		// durable with it (the WAL is flushed in order). A crash of
+		// PostgreSQL in between can lose the user message of a turn
+		// that has no reply stored either; a turn whose upstream fails
+		// has its message flushed within wal_writer_delay. The setting
+		// ends with the batch's transaction.
+		batch.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	}
 	switch {
 	case write && t.User != nil:
 		defer s.wrote(userID) // read your writes: see replica
