@@ -143,3 +143,51 @@ func TestRateLimitRedisOverUnixSocket(t *testing.T) {
 		t.Fatalf("the socket's Redis ran %d scripts for 3 requests, want 3 (4 with loading)", got)
 	}
 }
+
+// A per-IP limit decided together with the principal's still refuses first:
+// once a client's address is over its limit, every request of it is a 429
+// with the per-IP headers, whatever its credentials (bad ones are not even
+// looked at), and the principal's own bucket is not charged.
+func TestRateLimitDeferredPerIPStillRefusesFirst(t *testing.T) {
+	rs := startRedis(t, 0)
+	secrets := &secretSet{}
+	oidc := newOIDCProvider(t, secrets)
+	for k, v := range map[string]string{
+		"REDIS_URL": rs.url(), "DATABASE_URL": "", "DB_POSTGRESQL_WRITE_DSN": "",
+		"JWKS_URL": oidc.jwksURL(), "ISSUER": oidc.issuer, "ACCOUNT": oidcAudience,
+		"LOG_LEVEL": "error", "TRUSTED_PROXIES": "127.0.0.1/32", "RATE_LIMIT_PER_IP": "3/hour",
+	} {
+		t.Setenv(k, v)
+	}
+	gw, svc := freePort(t), freePort(t)
+	e := &authEnv{gateway: startGateway(t, gw, withPorts(defaultCaddyfile(t), gw, svc)), oidc: oidc, secrets: secrets}
+	key, _ := e.createAPIKey(t, oidc.token("alice"), nil)["key"].(string)
+	from := func(ip string, creds ...string) []string { return append([]string{"X-Forwarded-For", ip}, creds...) }
+
+	chat := func(ip string) response {
+		return e.do("POST", "/v1/chat/completions", rateChatRequest, from(ip, "X-API-Key", key)...)
+	}
+	if r := chat("10.40.0.1"); r.Status != http.StatusOK || readRateHeaders(t, r).Remaining != 999 {
+		t.Fatalf("first chat: %d, headers %v", r.Status, r.Header)
+	}
+	for i := range 2 {
+		if r := e.do("GET", "/v1/conversations", nil, from("10.40.0.1", "X-API-Key", "sk_wrong")...); r.Status != http.StatusUnauthorized {
+			t.Fatalf("bad key %d: status %d, want 401", i+1, r.Status)
+		}
+	}
+	for _, r := range []response{
+		chat("10.40.0.1"),
+		e.do("GET", "/v1/conversations", nil, from("10.40.0.1", "X-API-Key", "sk_wrong")...),
+		e.do("POST", "/llm/auth/guest-login", nil, from("10.40.0.1")...),
+	} {
+		wantError(t, r, http.StatusTooManyRequests, "rate_limit_exceeded")
+		h := readRateHeaders(t, r)
+		if h.LimitMinute != -1 || h.Limit != 3 || h.Remaining != 0 || h.RetryAfter < 1 {
+			t.Fatalf("refusal headers %+v: want the per-IP limit's (3, none left, Retry-After)", h)
+		}
+	}
+	// The key's bucket lost only the first request.
+	if r := chat("10.40.0.2"); r.Status != http.StatusOK || readRateHeaders(t, r).Remaining != 998 {
+		t.Fatalf("chat from another address: %d, X-RateLimit-Remaining %q, want 200 and 998", r.Status, r.Header.Get("X-RateLimit-Remaining"))
+	}
+}
