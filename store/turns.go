@@ -19,8 +19,6 @@ type TurnStart struct {
 type TurnContext struct {
 	// Conversation is the conversation as it is after the turn's writes.
 	Conversation Conversation
-	// User is the user item as stored, nil when none was appended.
-	User *Item
 	// Instruction is the instruction of the conversation's project; empty
 	// when it has none, or its project is deleted.
 	Instruction string

@@ -20,8 +20,7 @@ func (s *Store) StartTurn(_ context.Context, userID int64, convPublicID string, 
 		now := s.now()
 		if t.User != nil {
 			c.rec.UpdatedAt = now
-			added := s.appendItems(c, []store.Item{*t.User}, now)
-			tc.User = &added[0]
+			s.appendItems(c, []store.Item{*t.User}, now)
 		}
 		if c.rec.Title == "" && t.Title != "" {
 			c.rec.Title = t.Title

@@ -53,6 +53,7 @@ func (s *Store) StartTurn(ctx context.Context, userID int64, convPublicID string
 			return tc, fmt.Errorf("%s: encoding content: %w", op, err)
 		}
 		// As AppendItems, with the title of SetConversationTitleIfEmpty.
+		// The insert runs although the query does not read it.
 		batch.Queue(`
 WITH c AS (
 	UPDATE conversations AS c SET
@@ -64,21 +65,10 @@ WITH c AS (
 ), i AS (
 	INSERT INTO conversation_items (public_id, conversation_id, user_id, position, type, role, status, content, created_at)
 	SELECT $4, c.id, $1, c.next_position - 1, $5, $6, $7, $8::jsonb, c.updated_at FROM c
-	RETURNING *
 )
-SELECT `+conversationColumns+`, `+itemColumns+` FROM c, i`,
+SELECT `+conversationColumns+` FROM c`,
 			userID, convPublicID, t.Title, store.NewPublicID(store.PrefixMessage), it.Type, it.Role, it.Status, string(content)).
-			QueryRow(func(row pgx.Row) error {
-				var added store.Item
-				err := row.Scan(&tc.Conversation.ID, &tc.Conversation.PublicID, &tc.Conversation.UserID, &tc.Conversation.ProjectPublicID,
-					&tc.Conversation.Title, &tc.Conversation.Archived, &tc.Conversation.Metadata, &tc.Conversation.CreatedAt, &tc.Conversation.UpdatedAt,
-					&added.ID, &added.PublicID, &added.ConversationID, &added.Type, &added.Role, &added.Status, &added.Content, &added.CreatedAt)
-				if added.Content == nil {
-					added.Content = []store.ContentPart{}
-				}
-				tc.User = &added
-				return err
-			})
+			QueryRow(func(row pgx.Row) error { return scanInto(row, &tc.Conversation) })
 	case write:
 		defer s.wrote(userID)
 		db = s.pool
