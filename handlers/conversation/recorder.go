@@ -48,7 +48,9 @@ type Recorder struct {
 // messages of the conversation's project instruction and the user's profile
 // (SystemMessages). A new conversation is created holding the user item.
 //
-// The queries of a turn run concurrently where they do not depend on each
+// A store.TurnStore does the work of a turn on an existing conversation in
+// one call (PostgreSQL: one round trip, one commit). On other stores the
+// queries of a turn run concurrently where they do not depend on each
 // other (unless the store is store.InProcess): reading the conversation,
 // appending the user item and loading the settings go together (each is
 // scoped by the user id, so a conversation of another user fails with
@@ -99,6 +101,9 @@ func (rec *Recorder) beginNew(ctx context.Context, t Turn) (*Recording, error) {
 // beginExisting checks the conversation, appends the user item when the
 // turn is written, and composes the system messages.
 func (rec *Recorder) beginExisting(ctx context.Context, t Turn) (*Recording, error) {
+	if ts, ok := rec.Store.(store.TurnStore); ok {
+		return rec.startTurn(ctx, ts, t)
+	}
 	var (
 		conv                            store.Conversation
 		prefs                           store.UserSettings
@@ -157,6 +162,27 @@ func (rec *Recorder) beginExisting(ctx context.Context, t Turn) (*Recording, err
 		ref:      Ref{ID: conv.PublicID, Title: conv.Title},
 		write:    t.Write,
 		system:   SystemMessages(project.Instruction, prefs.ProfileSettings),
+	}, nil
+}
+
+// startTurn is beginExisting on a store that does it all in one go (on
+// PostgreSQL, one round trip and one commit).
+func (rec *Recorder) startTurn(ctx context.Context, ts store.TurnStore, t Turn) (*Recording, error) {
+	tc, err := ts.StartTurn(ctx, t.UserID, t.ConversationID, store.TurnStart{Write: t.Write, User: t.User, Title: t.Title})
+	if err != nil {
+		return nil, fmt.Errorf("starting a turn: %w", err)
+	}
+	prefs := tc.Settings
+	if !tc.HasSettings {
+		prefs = DefaultSettings()
+		prefs.UserID = t.UserID
+	}
+	return &Recording{
+		store:  rec.Store,
+		userID: t.UserID,
+		ref:    Ref{ID: tc.Conversation.PublicID, Title: tc.Conversation.Title},
+		write:  t.Write,
+		system: SystemMessages(tc.Instruction, prefs.ProfileSettings),
 	}, nil
 }
 

@@ -13,14 +13,29 @@ import (
 // for every method), by the very rules the API's ServeMux routes by.
 type RouteSet struct {
 	mux *http.ServeMux
+	// paths holds the paths of the patterns when they are all plain paths
+	// (no wildcard, no subtree, no host): a request for another path
+	// matches none. ServeMux finds that out too, but a miss costs it 13
+	// allocations and a microsecond (it looks for a redirect), on every
+	// request that is not for one of the patterns.
+	paths map[string]bool
 }
 
 // NewRouteSet returns the set of the patterns. It panics on a malformed or
 // repeated pattern, as ServeMux does.
 func NewRouteSet(patterns ...string) *RouteSet {
-	s := &RouteSet{mux: http.NewServeMux()}
+	s := &RouteSet{mux: http.NewServeMux(), paths: make(map[string]bool, len(patterns))}
 	for _, p := range patterns {
 		s.mux.Handle(p, http.NotFoundHandler())
+		_, path, hasMethod := strings.Cut(p, " ")
+		if !hasMethod {
+			path = p
+		}
+		if path = strings.TrimSpace(path); !strings.HasPrefix(path, "/") || strings.HasSuffix(path, "/") || strings.Contains(path, "{") {
+			s.paths = nil
+		} else if s.paths != nil {
+			s.paths[path] = true
+		}
 	}
 	return s
 }
@@ -28,6 +43,9 @@ func NewRouteSet(patterns ...string) *RouteSet {
 // Match reports whether the request matches one of the patterns. A path
 // ServeMux would redirect to its clean form (see CleanPath) matches none.
 func (s *RouteSet) Match(r *http.Request) bool {
+	if s.paths != nil && !s.paths[r.URL.Path] {
+		return false
+	}
 	if !CleanPath(r.URL.EscapedPath()) {
 		return false
 	}

@@ -68,6 +68,11 @@ func (g *Guarded) Allow(ctx context.Context, key string, lim Limit) (Result, err
 	if err == nil {
 		return r, nil
 	}
+	return g.failed(ctx, key, lim, err)
+}
+
+// failed decides by the policy a request the limiter could not decide (err).
+func (g *Guarded) failed(ctx context.Context, key string, lim Limit, err error) (Result, error) {
 	// A request whose caller is gone needs no decision and says nothing
 	// about the limiter: neither count nor log it.
 	if ctx.Err() == nil {
@@ -77,7 +82,7 @@ func (g *Guarded) Allow(ctx context.Context, key string, lim Limit) (Result, err
 		g.warn(lim, err)
 	}
 	if g.Policy == FailClosed {
-		r = Result{
+		r := Result{
 			Limit:    lim.Capacity(),
 			Period:   lim.Period,
 			ResetAt:  time.Now(),

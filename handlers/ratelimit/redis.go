@@ -68,6 +68,7 @@ type RedisOptions struct {
 // carrying on from this node's count.
 type RedisLimiter struct {
 	rate      *redis_rate.Limiter
+	client    redis.UniversalClient // for the script over several buckets
 	prefix    string
 	timeout   time.Duration
 	breaker   *breaker
@@ -125,6 +126,7 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *RedisLimiter {
 	return &RedisLimiter{
 		cluster:   cluster,
 		rate:      redis_rate.NewLimiter(client),
+		client:    client,
 		prefix:    opts.Prefix,
 		timeout:   opts.Timeout,
 		breaker:   newBreaker(opts.BreakerThreshold, opts.BreakerCooldown),
@@ -227,22 +229,7 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 	cancel()
 	now := time.Now()
 	if err != nil {
-		if ctx.Err() != nil {
-			// The caller gave up (a client that went away); that says
-			// nothing about Redis.
-			return Result{}, fmt.Errorf("asking redis for a rate limit decision: %w", ctx.Err())
-		}
-		if errors.Is(err, redis.ErrPoolTimeout) {
-			// Connections are all busy with other decisions: our load,
-			// not Redis's failure.
-			return Result{}, fmt.Errorf("%w: %w", ErrOverloaded, err)
-		}
-		l.reloadTopology()
-		if l.breaker.failure() {
-			l.logger.Warn("redis circuit breaker opened; rate limits follow the failure policy until redis answers again",
-				zap.Error(err))
-		}
-		return Result{}, fmt.Errorf("asking redis for a rate limit decision: %w", err)
+		return Result{}, l.failure(ctx, err)
 	}
 	if l.breaker.success() {
 		l.logger.Info("redis circuit breaker closed; rate limits are enforced through redis again")

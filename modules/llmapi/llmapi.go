@@ -19,6 +19,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers/responses"
 	"github.com/caddy-llm/gateway/handlers/settings"
 	"github.com/caddy-llm/gateway/modules/llmapp"
+	"github.com/caddy-llm/gateway/modules/llmratelimit"
 )
 
 func init() {
@@ -93,6 +94,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	leave := h.app.Enter()
 	defer leave()
 	requestID(w, r)
+	// Rate limits put off before this (llm_rate_limit's defer) are
+	// decided before the API does anything.
+	if !llmratelimit.Settle(w, r) {
+		return nil
+	}
 	h.api.ServeHTTP(w, r)
 	return nil
 }

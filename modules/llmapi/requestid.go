@@ -24,7 +24,9 @@ func requestID(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Header.Set("X-Request-Id", id)
 	}
-	w.Header().Set("X-Request-Id", id)
+	if h := w.Header(); h.Get("X-Request-Id") != id { // llm_request_id set it already
+		h.Set("X-Request-Id", id)
+	}
 }
 
 // plainID reports whether id is 1 to 128 characters of letters, digits and

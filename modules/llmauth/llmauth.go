@@ -17,6 +17,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/modules/llmapp"
+	"github.com/caddy-llm/gateway/modules/llmratelimit"
 )
 
 func init() {
@@ -83,18 +84,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !public && !h.app.KnownRoute(r) {
 		// A path the API does not serve is a 404 whatever the credentials:
 		// a 401 would make a mistyped route look like an auth failure.
+		// A rate limit put off before this (llm_rate_limit's defer) is
+		// decided first, as it would have been before authentication.
+		if !llmratelimit.Settle(w, r) {
+			return nil
+		}
 		httpx.WriteRouteNotFound(w, r)
 		return nil
 	}
 
 	p, err := h.app.AuthService().Authenticate(r)
 	if err != nil && !public {
+		if !llmratelimit.Settle(w, r) {
+			return nil
+		}
 		writeRefusal(w, err, challengeInvalid)
 		return nil
 	}
 	if p == nil {
 		if public {
 			return next.ServeHTTP(w, r)
+		}
+		if !llmratelimit.Settle(w, r) {
+			return nil
 		}
 		writeRefusal(w, auth.MissingCredentials(), challengeMissing)
 		return nil
@@ -105,10 +117,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Set("http.auth.user.kind", p.Kind)
 		repl.Set("http.auth.user.method", p.Method)
 	}
+	// One backing array for the three values, rather than one each.
+	values := [...]string{p.Method, p.UserPublicID, p.UserPublicID}
+	vs := values[:]
 	hdr := w.Header()
-	hdr.Set("X-Auth-Method", p.Method)
-	hdr.Set("X-Principal-Id", p.UserPublicID)
-	hdr.Set("X-User-ID", p.UserPublicID)
+	hdr["X-Auth-Method"] = vs[0:1:1]
+	hdr["X-Principal-Id"] = vs[1:2:2]
+	hdr["X-User-Id"] = vs[2:3:3]
 	return next.ServeHTTP(w, r.WithContext(principal.With(r.Context(), p)))
 }
 

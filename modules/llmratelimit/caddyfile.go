@@ -28,6 +28,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		fail_closed
 //		name        <name>
 //		guest_by_ip
+//		defer
 //	}
 //
 // Rates read like "60/min", "1000/hour" or "100/1m".
@@ -65,6 +66,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.FailClosed = true
 		case "guest_by_ip":
 			h.GuestByIP = true
+		case "defer":
+			h.Defer = true
 		default:
 			return d.Errf("unrecognized llm_rate_limit option '%s'", opt)
 		}

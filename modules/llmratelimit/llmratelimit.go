@@ -15,7 +15,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/handlers/ratelimit"
 	"github.com/caddy-llm/gateway/modules/llmapp"
@@ -62,6 +61,15 @@ type Handler struct {
 	// every guest from that address. Guests are free to create, so
 	// without it each new guest would bring a fresh guest tier.
 	GuestByIP bool `json:"guest_by_ip,omitempty"`
+	// Defer puts the decision off until the next handler of the request
+	// that must know it: the next llm_rate_limit, which then decides both
+	// limits at once (one Redis round trip for all of a request's
+	// buckets), llm_auth before it refuses a request, or llm_api before it
+	// serves one. A client this node already knows to be over the limit
+	// is refused at once. Use it only when llm_auth, llm_rate_limit or
+	// llm_api follow: any other handler would run before the decision,
+	// which is then made, and counted, only after the route returns.
+	Defer bool `json:"defer,omitempty"`
 
 	limit   *ratelimit.Limit
 	tiers   map[string]ratelimit.Limit
@@ -156,34 +164,38 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// ServeHTTP counts the request and refuses it when over its limit.
+// ServeHTTP counts the request and refuses it when over its limit. It also
+// decides the limits that handlers before it put off (Defer), in the same
+// round trip as its own.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	key, limit, ok := h.keyAndLimit(r)
-	if !ok {
+	p := pendingOf(r)
+	if p == nil {
+		p = getPending()
+		defer putPending(p)
+		if !p.add(h, r) {
+			return next.ServeHTTP(w, r)
+		}
+		if !h.Defer || p.refusedHere() {
+			if !p.settle(w, r) {
+				return nil
+			}
+			return next.ServeHTTP(w, r)
+		}
+		caddyhttp.SetVar(r.Context(), pendingVar, p)
+		err := next.ServeHTTP(w, r)
+		if !p.settled {
+			// Nothing after this handler decided: count the request
+			// now that it was served.
+			p.settle(nil, r)
+		}
+		caddyhttp.SetVar(r.Context(), pendingVar, nil)
+		return err
+	}
+	// Limits of handlers before this one are pending.
+	if added := p.add(h, r); h.Defer && !(added && p.refusedHere()) {
 		return next.ServeHTTP(w, r)
 	}
-	leave := h.app.Enter()
-	res, err := h.limiter.Allow(r.Context(), key, limit)
-	if ipKey, ok := h.guestIPKey(r); ok && err == nil && res.Allowed {
-		// The guest passed its own bucket; now the one it shares with
-		// every guest from its address. The response describes the
-		// stricter of the two.
-		ipRes, ipErr := h.limiter.Allow(r.Context(), ipKey, limit)
-		degraded := res.Degraded || ipRes.Degraded
-		if ipErr != nil || !ipRes.Allowed || ipRes.Remaining < res.Remaining {
-			res, err = ipRes, ipErr
-		}
-		res.Degraded = degraded
-	}
-	leave()
-	h.app.Metrics().RateLimitDecision(h.Name, res.Allowed, err != nil || res.Degraded)
-	if err != nil {
-		apierr.Write(w, ratelimit.UnavailableError())
-		return nil
-	}
-	ratelimit.WriteHeaders(w.Header(), res, h.By == ByIP)
-	if !res.Allowed {
-		apierr.Write(w, ratelimit.ExceededError(res))
+	if !p.settle(w, r) {
 		return nil
 	}
 	return next.ServeHTTP(w, r)

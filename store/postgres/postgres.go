@@ -58,6 +58,9 @@ type Config struct {
 	// after that user's write. Zero means DefaultReadYourWritesWindow; a
 	// negative window sends every eligible read to the replica.
 	ReadYourWritesWindow time.Duration
+	// Tracer, when set, sees every query of the primary's pool (pgx's
+	// tracing hooks), for example to count round trips.
+	Tracer pgx.QueryTracer
 }
 
 // Store is a store.Store on PostgreSQL. It is safe for concurrent use.
@@ -117,6 +120,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		poolCfg.MinConns = poolCfg.MaxConns
 	}
 	poolCfg.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	if cfg.Tracer != nil {
+		poolCfg.ConnConfig.Tracer = cfg.Tracer
+	}
 	var s *Store
 	poolCfg.PrepareConn = func(context.Context, *pgx.Conn) (bool, error) {
 		if !s.migrated.Load() {

@@ -1,0 +1,40 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/caddy-llm/gateway/store"
+	"github.com/caddy-llm/gateway/store/postgres"
+	"github.com/caddy-llm/gateway/store/storetest"
+)
+
+// StartTurn's commit skips the wait for the disk, and only its own: the
+// pooled connection it used commits synchronously again afterwards.
+func TestStartTurnLeavesSynchronousCommitOn(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Config{URL: storetest.NewMigratedPostgresDatabase(t), MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	u, err := s.UpsertUser(ctx, store.User{Issuer: "test", Subject: storetest.RandomName("u-"), Kind: store.UserKindUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := s.CreateConversation(ctx, store.Conversation{UserID: u.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hi := store.Item{Role: "user", Content: []store.ContentPart{{Type: "input_text", Text: "hi"}}}
+	if _, err := s.StartTurn(ctx, u.ID, c.PublicID, store.TurnStart{Write: true, User: &hi, Title: "T"}); err != nil {
+		t.Fatal(err)
+	}
+	var setting string
+	if err := s.Pool().QueryRow(ctx, `SHOW synchronous_commit`).Scan(&setting); err != nil {
+		t.Fatal(err)
+	}
+	if setting != "on" {
+		t.Fatalf("synchronous_commit is %q on the connection after StartTurn, want on", setting)
+	}
+}
