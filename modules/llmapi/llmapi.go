@@ -14,6 +14,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers/chat"
 	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/handlers/conversations"
+	"github.com/caddy-llm/gateway/handlers/memory"
 	"github.com/caddy-llm/gateway/handlers/models"
 	"github.com/caddy-llm/gateway/handlers/projects"
 	"github.com/caddy-llm/gateway/handlers/settings"
@@ -71,6 +72,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		chatHandler,
 		app.MCPAggregator().Endpoint(chatHandler),
 		&models.Handler{Router: app.Router()},
+		// Embeddings and the user's memories (handlers/memory).
+		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings")},
 	)
 	h.api = api
 	app.SetRoutes(api)
