@@ -50,6 +50,8 @@ type Store struct {
 
 	settings map[int64]*store.UserSettings
 
+	memory memoryItems // memory_items.go
+
 	// tombstones keep the place of deleted conversations, items and
 	// projects in their listings, by public id, for a while.
 	tombstones map[string]tombstone

@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"io/fs"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,7 +71,8 @@ GROUP BY version_id ORDER BY version_id`)
 		t.Errorf("%d migrations recorded, want %d (%v)", len(got), len(files), files)
 	}
 	for i, a := range got {
-		if a.Version != int64(i+1) || a.Count != 1 {
+		// Versions follow the files' numbers, which may skip some.
+		if i < len(files) && a.Version != migrationVersion(files[i]) || a.Count != 1 {
 			t.Errorf("migration %d recorded %d times (row %d), want once", a.Version, a.Count, i)
 		}
 	}
@@ -108,7 +111,30 @@ SELECT count(*) FROM information_schema.tables
 WHERE table_schema = 'public' AND table_name <> 'goose_db_version'`).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
-	if tables != 9 { // 00007 adds indexes only
-		t.Errorf("%d tables after down and up, want 9", tables)
+	if want := createdTables(t); tables != want {
+		t.Errorf("%d tables after down and up, want %d", tables, want)
 	}
+}
+
+// migrationVersion is the version of a migration file: its number.
+func migrationVersion(file string) int64 {
+	n, _ := strconv.ParseInt(strings.SplitN(file, "_", 2)[0], 10, 64)
+	return n
+}
+
+// createdTables counts the tables the migrations create.
+func createdTables(t *testing.T) int {
+	files, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		b, err := fs.ReadFile(migrations.FS, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += strings.Count(string(b), "CREATE TABLE ")
+	}
+	return n
 }
