@@ -40,6 +40,9 @@ type Ref struct {
 type Recorder struct {
 	// Store keeps conversations, projects and settings. Required.
 	Store store.Store
+	// Memory, when set, recalls what a user's memory holds for a turn and
+	// learns from finished turns (memory.go). Nil: no memory.
+	Memory Memory
 }
 
 // Begin starts a turn before the upstream call: it checks that the
@@ -87,13 +90,15 @@ func (rec *Recorder) beginNew(ctx context.Context, t Turn) (*Recording, error) {
 	if err := firstError(convErr, settingsErr); err != nil {
 		return nil, fmt.Errorf("starting a new conversation: %w", err)
 	}
-	return &Recording{
+	r := &Recording{
 		store:  rec.Store,
 		userID: t.UserID,
 		ref:    Ref{ID: conv.PublicID, Title: conv.Title},
 		write:  true,
 		system: SystemMessages("", prefs.ProfileSettings),
-	}, nil
+	}
+	rec.recall(ctx, r, t, prefs.MemoryConfig, "")
+	return r, nil
 }
 
 // beginExisting checks the conversation, appends the user item when the
@@ -150,14 +155,16 @@ func (rec *Recorder) beginExisting(ctx context.Context, t Turn) (*Recording, err
 	if setTitle != nil && titleErr == nil {
 		conv.Title = titled.Title
 	}
-	return &Recording{
+	r := &Recording{
 		titleErr: titleErr,
 		store:    rec.Store,
 		userID:   userID,
 		ref:      Ref{ID: conv.PublicID, Title: conv.Title},
 		write:    t.Write,
 		system:   SystemMessages(project.Instruction, prefs.ProfileSettings),
-	}, nil
+	}
+	rec.recall(ctx, r, t, prefs.MemoryConfig, conv.ProjectPublicID)
+	return r, nil
 }
 
 // Recording is a turn begun by Recorder.Begin.
@@ -169,6 +176,8 @@ type Recording struct {
 	system []string
 	// titleErr is why titling the conversation failed.
 	titleErr error
+	// mem is the turn's part in memory (memory.go).
+	mem turnMemory
 }
 
 // Conversation names the turn's conversation.
@@ -195,6 +204,7 @@ func (r *Recording) Finish(ctx context.Context, reply Reply) error {
 	if _, err := r.store.AppendItems(ctx, r.userID, r.ref.ID, []store.Item{AssistantItem(reply)}); err != nil {
 		return fmt.Errorf("appending the reply to conversation %s: %w", r.ref.ID, err)
 	}
+	r.observe(reply)
 	return nil
 }
 

@@ -59,7 +59,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Observer: chatObserver{metrics: app.Metrics()},
 		Media:    app.Media(),
 		// Chat requests that name a conversation are recorded into it.
-		Conversations: &chat.Recorder{Store: st, Logger: h.logger.Named("turns")},
+		Conversations: &chat.Recorder{Store: st, Logger: h.logger.Named("turns"), Memory: memoryOf(app)},
 		// A user's enable_tools: false removes tools from their requests.
 		Tools: conversation.ToolPolicy{Store: st},
 	}
@@ -74,6 +74,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		&models.Handler{Router: app.Router()},
 		// Embeddings and the user's memories (handlers/memory).
 		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings")},
+		&memory.APIHandler{Store: st, Memory: app.MemoryService(), Logger: h.logger.Named("memory")},
 	)
 	h.api = api
 	app.SetRoutes(api)
@@ -86,6 +87,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	defer leave()
 	requestID(w, r)
 	h.api.ServeHTTP(w, r)
+	return nil
+}
+
+// memoryOf returns the memory chat turns use: nil while memory is off, so
+// that turns pay nothing for it.
+func memoryOf(app *llmapp.App) conversation.Memory {
+	if m := app.MemoryService(); m.Enabled() {
+		return m
+	}
 	return nil
 }
 

@@ -1,0 +1,188 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-llm/gateway/handlers/conversation"
+	"github.com/caddy-llm/gateway/handlers/provider"
+	"github.com/caddy-llm/gateway/store"
+)
+
+// Defaults of a Config.
+const (
+	// DefaultMaxItemsPerUser caps a user's items: retrieval compares the
+	// new message with every one of them (exact cosine in Go), and the
+	// cache keeps them in memory. Episodic items roll at the cap; new facts
+	// are refused (the user API answers 409) until the user forgets some.
+	DefaultMaxItemsPerUser = 1000
+	// DefaultQueueSize bounds the turns waiting to be observed.
+	DefaultQueueSize = 256
+	// DefaultWorkers is the number of observation workers.
+	DefaultWorkers = 1
+	// DefaultDuplicateSimilarity is the cosine above which a new fact
+	// replaces an older one of the same kind (and project).
+	DefaultDuplicateSimilarity = 0.9
+	// DefaultTokenBudget bounds the memory system message, in tokens
+	// (estimated as 4 characters each).
+	DefaultTokenBudget = 500
+	// DefaultRecallTimeout bounds the embedding call of a recall.
+	DefaultRecallTimeout = 3 * time.Second
+	// DefaultExtractTimeout bounds one extraction call.
+	DefaultExtractTimeout = 60 * time.Second
+	// DefaultAttempts is how often an observation's upstream calls are
+	// tried before the turn is given up.
+	DefaultAttempts = 3
+	// DefaultRetryBackoff is the pause before the second attempt; it
+	// doubles for each further one.
+	DefaultRetryBackoff = 2 * time.Second
+	// DefaultMaxCachedUsers bounds the users whose vectors are cached.
+	DefaultMaxCachedUsers = 1024
+)
+
+// Config configures a Service.
+type Config struct {
+	// Store keeps the items and the settings. Required.
+	Store store.Store
+	// Router routes the embedding and extraction calls. Required.
+	Router *provider.Router
+	// EmbedModel is the public model that embeds messages and items. Empty
+	// turns memory off: nothing is recalled nor observed, and items added
+	// through the API are stored without a vector.
+	EmbedModel string
+	// ExtractModel is the chat model that extracts facts from turns. Empty
+	// turns observation off.
+	ExtractModel string
+	// MaxItemsPerUser, QueueSize, Workers, DuplicateSimilarity,
+	// TokenBudget, RecallTimeout, ExtractTimeout, Attempts, RetryBackoff
+	// and MaxCachedUsers default to the constants above.
+	MaxItemsPerUser     int
+	QueueSize           int
+	Workers             int
+	DuplicateSimilarity float64
+	TokenBudget         int
+	RecallTimeout       time.Duration
+	ExtractTimeout      time.Duration
+	Attempts            int
+	RetryBackoff        time.Duration
+	MaxCachedUsers      int
+	// Logger receives failures (never message content). Nil logs nothing.
+	Logger *zap.Logger
+}
+
+// Service is the memory of the gateway's users: it recalls (Recall) and
+// observes (Observe, with the workers of Run) turns for
+// conversation.Recorder, and embeds the items of the user API.
+type Service struct {
+	cfg    Config
+	logger *zap.Logger
+	cache  *vectorCache
+	queue  chan conversation.Observation
+}
+
+// New returns a service for cfg. Call Run to start its observation
+// workers.
+func New(cfg Config) *Service {
+	if cfg.MaxItemsPerUser <= 0 {
+		cfg.MaxItemsPerUser = DefaultMaxItemsPerUser
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.DuplicateSimilarity <= 0 || cfg.DuplicateSimilarity > 1 {
+		cfg.DuplicateSimilarity = DefaultDuplicateSimilarity
+	}
+	if cfg.TokenBudget <= 0 {
+		cfg.TokenBudget = DefaultTokenBudget
+	}
+	if cfg.RecallTimeout <= 0 {
+		cfg.RecallTimeout = DefaultRecallTimeout
+	}
+	if cfg.ExtractTimeout <= 0 {
+		cfg.ExtractTimeout = DefaultExtractTimeout
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = DefaultAttempts
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = DefaultRetryBackoff
+	}
+	if cfg.MaxCachedUsers <= 0 {
+		cfg.MaxCachedUsers = DefaultMaxCachedUsers
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &Service{
+		cfg:    cfg,
+		logger: logger,
+		cache:  newVectorCache(cfg.Store, cfg.MaxCachedUsers),
+		queue:  make(chan conversation.Observation, cfg.QueueSize),
+	}
+}
+
+// Enabled reports whether memory is on: an embedding model is configured.
+func (s *Service) Enabled() bool { return s != nil && s.cfg.EmbedModel != "" }
+
+// MaxItemsPerUser is the cap of a user's items.
+func (s *Service) MaxItemsPerUser() int { return s.cfg.MaxItemsPerUser }
+
+// errNoEmbedModel means the configured embedding model is not served now
+// (its provider is off, say).
+var errNoEmbedModel = errors.New("the memory embedding model is not served")
+
+// embed returns the unit vectors of texts with the embedding model.
+func (s *Service) embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if !s.Enabled() {
+		return nil, errNoEmbedModel
+	}
+	model, ok := s.cfg.Router.Model(s.cfg.EmbedModel)
+	if !ok {
+		return nil, errNoEmbedModel
+	}
+	out, _, err := s.cfg.Router.Embeddings(ctx, &provider.EmbeddingRequest{Inputs: texts, Model: model})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range out.Vectors {
+		normalize(v)
+	}
+	return out.Vectors, nil
+}
+
+// normalize scales v to unit length in place, so that cosine is a dot
+// product.
+func normalize(v []float32) {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	if n == 0 || math.IsNaN(n) || math.IsInf(n, 0) {
+		return
+	}
+	scale := float32(1 / math.Sqrt(n))
+	for i := range v {
+		v[i] *= scale
+	}
+}
+
+// cosine returns the cosine of two unit vectors, 0 when their lengths
+// differ.
+func cosine(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return 0
+	}
+	var s float32
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return float64(s)
+}
