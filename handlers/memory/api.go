@@ -161,8 +161,11 @@ func (h *APIHandler) create(w http.ResponseWriter, r *http.Request, p *principal
 		return apierr.Invalid("project_id", "invalid_value", "only a project fact has a project_id")
 	case it.Kind == store.MemoryKindProject:
 		proj, err := h.Store.GetProject(r.Context(), p.UserID, *req.ProjectID)
+		if errors.Is(err, store.ErrNotFound) {
+			return apierr.NotFound("project").WithParam("project_id")
+		}
 		if err != nil {
-			return httpx.About("project", err)
+			return err
 		}
 		it.ProjectPublicID = proj.PublicID
 	}

@@ -57,6 +57,13 @@ type Config struct {
 	// ExtractModel is the chat model that extracts facts from turns. Empty
 	// turns observation off.
 	ExtractModel string
+	// EmbedDimensions asks the embedding model for vectors of this length
+	// (models that support it, such as OpenAI's text-embedding-3, shorten
+	// theirs; the mock honours any); zero keeps the model's own. Shorter
+	// vectors make the cache smaller and recall faster. Changing it (or
+	// the model) leaves existing items unrecalled until their text
+	// changes: vectors of other lengths are not compared.
+	EmbedDimensions int
 	// MaxItemsPerUser, QueueSize, Workers, DuplicateSimilarity,
 	// TokenBudget, RecallTimeout, ExtractTimeout, Attempts, RetryBackoff
 	// and MaxCachedUsers default to the constants above.
@@ -148,7 +155,7 @@ func (s *Service) embed(ctx context.Context, texts []string) ([][]float32, error
 	if !ok {
 		return nil, errNoEmbedModel
 	}
-	out, _, err := s.cfg.Router.Embeddings(ctx, &provider.EmbeddingRequest{Inputs: texts, Model: model})
+	out, _, err := s.cfg.Router.Embeddings(ctx, &provider.EmbeddingRequest{Inputs: texts, Model: model, Dimensions: s.cfg.EmbedDimensions})
 	if err != nil {
 		return nil, err
 	}

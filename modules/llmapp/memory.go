@@ -19,6 +19,9 @@ type MemoryConfig struct {
 	// ExtractModel is the chat model that extracts durable facts from
 	// finished turns; empty turns observation off.
 	ExtractModel string `json:"extract_model,omitempty"`
+	// EmbedDimensions asks the embedding model for vectors of this length
+	// (0: the model's own).
+	EmbedDimensions int `json:"embed_dimensions,omitempty"`
 	// MaxItemsPerUser caps a user's items (default 1000): retrieval
 	// compares the message with each. Episodic items roll at the cap.
 	MaxItemsPerUser int `json:"max_items_per_user,omitempty"`
@@ -51,6 +54,7 @@ func (a *App) provisionMemory(ctx caddy.Context, repl *caddy.Replacer) {
 	if m := a.Memory; m != nil {
 		cfg.EmbedModel = repl.ReplaceAll(m.EmbedModel, "")
 		cfg.ExtractModel = repl.ReplaceAll(m.ExtractModel, "")
+		cfg.EmbedDimensions = m.EmbedDimensions
 		cfg.MaxItemsPerUser = m.MaxItemsPerUser
 		cfg.QueueSize = m.QueueSize
 		cfg.Workers = m.Workers

@@ -13,6 +13,7 @@ import (
 //	memory {
 //		embed_model          <model>
 //		extract_model        <model>
+//		embed_dimensions     <n>
 //		max_items_per_user   <n>
 //		queue_size           <n>
 //		workers              <n>
@@ -37,6 +38,8 @@ func (c *MemoryConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			c.EmbedModel = cfargs.FirstNonEmpty(d)
 		case "extract_model":
 			c.ExtractModel = cfargs.FirstNonEmpty(d)
+		case "embed_dimensions":
+			c.EmbedDimensions, err = cfargs.Int(d)
 		case "max_items_per_user":
 			c.MaxItemsPerUser, err = cfargs.Int(d)
 		case "queue_size":
