@@ -137,14 +137,12 @@ var projectStatements = []string{"the project ", "this project ", "our project "
 // user said: " and the user's first sentence. A turn with nothing to say
 // is NONE.
 func Mock(transcript string) string {
+	inProject := strings.HasPrefix(transcript, transcriptProject+"\n")
 	var user string
-	inProject := false
-	for line := range strings.SplitSeq(transcript, "\n") {
-		switch {
-		case line == transcriptProject:
-			inProject = true
-		case strings.HasPrefix(line, transcriptUser):
-			user = strings.TrimPrefix(line, transcriptUser)
+	if i := strings.Index(transcript, transcriptUser); i >= 0 {
+		user = transcript[i+len(transcriptUser):]
+		if j := strings.LastIndex(user, "\n"+transcriptAssistant); j >= 0 {
+			user = user[:j]
 		}
 	}
 	sentences := Sentences(user)
