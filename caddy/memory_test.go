@@ -501,3 +501,43 @@ func TestMemoryExtractionOutageThroughCaddy(t *testing.T) {
 		t.Fatalf("memories despite the outage: %v", got)
 	}
 }
+
+// The default Caddyfile as shipped: memory works out of the box with the
+// mock (observed facts are listed, and recalled: the mock counts the
+// recalled message in its prompt tokens), and /v1/embeddings answers.
+func TestDefaultCaddyfileMemoryOutOfTheBox(t *testing.T) {
+	gw, svc := freePort(t), freePort(t)
+	g := startGateway(t, gw, withPorts(defaultCaddyfile(t), gw, svc))
+	g.base = fmt.Sprintf("http://127.0.0.1:%d", svc) // the direct listener: no rate limits to share with other tests
+	alice := &memoryChat{t: t, g: g, token: guestToken(t, g)}
+	promptTokens := func(conv, text string) float64 {
+		t.Helper()
+		r := g.do("POST", "/v1/chat/completions", map[string]any{
+			"model": "jan-v1-4b", "conversation": conv,
+			"messages": []map[string]any{{"role": "user", "content": text}},
+		}, alice.auth()...)
+		if r.Status != http.StatusOK {
+			t.Fatalf("chat = %d %s", r.Status, r.Body)
+		}
+		return r.JSON(t)["usage"].(map[string]any)["prompt_tokens"].(float64)
+	}
+	promptTokens(alice.conversation(""), "I live in Paris.")
+	alice.waitMemory("user: I live in Paris.")
+
+	withMemory := promptTokens(alice.conversation(""), "Where do I live? Paris?")
+	alice.settings(map[string]any{"enabled": false})
+	without := promptTokens(alice.conversation(""), "Where do I live? Paris?")
+	// The mock counts one token per word: the memory message has the
+	// intro, a heading and the fact.
+	if minimum := float64(len(strings.Fields(memory.MemoryIntro + " About the user: - I live in Paris."))); withMemory-without != minimum {
+		t.Fatalf("prompt tokens with memory %v, without %v: want the memory message's %v more", withMemory, without, minimum)
+	}
+
+	client := sdkClient(g, alice.token)
+	res, err := client.Embeddings.New(context.Background(), oa.EmbeddingNewParams{
+		Model: "jan-v1-4b", Input: oa.EmbeddingNewParamsInputUnion{OfString: oa.String("hello")},
+	})
+	if err != nil || len(res.Data) != 1 || len(res.Data[0].Embedding) != mock.DefaultEmbeddingDimensions {
+		t.Fatalf("embeddings with the default Caddyfile: %v", err)
+	}
+}

@@ -30,13 +30,13 @@ const extractMaxTokens = 400
 // observed. A missed turn costs one memory, and the next turns of the
 // conversation are observed as usual.
 func (s *Service) Observe(o conversation.Observation) {
-	if !s.Enabled() || s.cfg.ExtractModel == "" {
-		return
+	if !s.Enabled() || s.cfg.ExtractModel == "" || !s.served(s.cfg.ExtractModel) || !s.served(s.cfg.EmbedModel) {
+		return // memory is off, or its models are not served now (their providers are off)
 	}
 	select {
 	case s.queue <- o:
 	default:
-		s.logger.Warn("memory observation queue is full; a turn is not observed", zap.Int("queue_size", s.cfg.QueueSize))
+		s.warner.warn("memory observation queue is full; a turn is not observed", zap.Int("queue_size", s.cfg.QueueSize))
 	}
 }
 
@@ -113,7 +113,7 @@ func (s *Service) observe(ctx context.Context, o conversation.Observation) {
 		}
 		if err := s.remember(ctx, rec); err != nil {
 			if ctx.Err() == nil {
-				s.logger.Warn("storing a memory item failed", zap.String("kind", it.kind), zap.Error(err))
+				s.warner.warn("storing a memory item failed", zap.String("kind", it.kind), zap.Error(err))
 			}
 			return
 		}
@@ -229,5 +229,5 @@ func (s *Service) giveUp(ctx context.Context, what string, err error) {
 	if errors.As(err, &perr) {
 		fields = append(fields, zap.String("kind", perr.Kind.String()), zap.Int("upstream_status", perr.Status))
 	}
-	s.logger.Warn("memory observation gave up on a turn: "+what+" failed", fields...)
+	s.warner.warn("memory observation gave up on a turn: "+what+" failed", fields...)
 }

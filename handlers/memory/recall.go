@@ -46,14 +46,14 @@ func (s *Service) Recall(ctx context.Context, q conversation.RecallQuery) string
 		project:  kindWanted(c.InjectSemantic && q.ProjectPublicID != "", c.MaxProjectItems),
 		episodic: kindWanted(c.InjectEpisodic, c.MaxEpisodicItems),
 	}
-	if !s.Enabled() || (want.user == 0 && want.project == 0 && want.episodic == 0) {
+	if !s.Enabled() || (want.user == 0 && want.project == 0 && want.episodic == 0) || !s.served(s.cfg.EmbedModel) {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RecallTimeout)
 	defer cancel()
 	set, err := s.cache.get(ctx, q.UserID)
 	if err != nil {
-		s.logger.Warn("reading memory items failed; answering without memory", zap.Error(err))
+		s.warner.warn("reading memory items failed; answering without memory", zap.Error(err))
 		return ""
 	}
 	if len(set.items) == 0 {
@@ -64,7 +64,7 @@ func (s *Service) Recall(ctx context.Context, q conversation.RecallQuery) string
 		if errors.Is(err, errNoEmbedModel) || ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			s.logger.Debug("memory recall skipped", zap.Error(err))
 		} else {
-			s.logger.Warn("embedding a message for memory failed; answering without memory", zap.Error(err))
+			s.warner.warn("embedding a message for memory failed; answering without memory", zap.Error(err))
 		}
 		return ""
 	}

@@ -87,6 +87,7 @@ type Config struct {
 type Service struct {
 	cfg    Config
 	logger *zap.Logger
+	warner *warner // the warnings that could repeat with every turn
 	cache  *vectorCache
 	queue  chan conversation.Observation
 }
@@ -131,6 +132,7 @@ func New(cfg Config) *Service {
 	return &Service{
 		cfg:    cfg,
 		logger: logger,
+		warner: newWarner(logger),
 		cache:  newVectorCache(cfg.Store, cfg.MaxCachedUsers),
 		queue:  make(chan conversation.Observation, cfg.QueueSize),
 	}
@@ -141,6 +143,12 @@ func (s *Service) Enabled() bool { return s != nil && s.cfg.EmbedModel != "" }
 
 // MaxItemsPerUser is the cap of a user's items.
 func (s *Service) MaxItemsPerUser() int { return s.cfg.MaxItemsPerUser }
+
+// served reports whether the router serves the model now.
+func (s *Service) served(model string) bool {
+	_, ok := s.cfg.Router.Model(model)
+	return ok
+}
 
 // errNoEmbedModel means the configured embedding model is not served now
 // (its provider is off, say).

@@ -25,7 +25,8 @@ import (
 //	}
 //
 // The models are public model ids; each takes candidates, the first
-// non-empty one is used (`embed_model {$MEMORY_EMBED_MODEL} jan-v1-4b`). See MemoryConfig
+// non-empty one is used (`embed_model {$MEMORY_EMBED_MODEL} jan-v1-4b`), and
+// "off" means none. See MemoryConfig
 // for the meaning and defaults of each option.
 func (c *MemoryConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
@@ -35,9 +36,9 @@ func (c *MemoryConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch d.Val() {
 		case "embed_model":
-			c.EmbedModel = cfargs.FirstNonEmpty(d)
+			c.EmbedModel = modelArg(d)
 		case "extract_model":
-			c.ExtractModel = cfargs.FirstNonEmpty(d)
+			c.ExtractModel = modelArg(d)
 		case "embed_dimensions":
 			c.EmbedDimensions, err = cfargs.Int(d)
 		case "max_items_per_user":
@@ -64,6 +65,17 @@ func (c *MemoryConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// modelArg reads a model's candidates: the first non-empty one, where
+// "off" (or "none") stands for no model at all, so that
+// MEMORY_EMBED_MODEL=off turns off the default Caddyfile's memory.
+func modelArg(d *caddyfile.Dispenser) string {
+	m := cfargs.FirstNonEmpty(d)
+	if m == "off" || m == "none" {
+		return ""
+	}
+	return m
 }
 
 // unitArg reads a number from 0 to 1.
