@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -210,4 +211,21 @@ func (s *Store) deleteMemoryItemsLocked(userID int64) int64 {
 	}
 	delete(s.memory.byUser, userID)
 	return int64(len(items))
+}
+
+// mergeMemoryItemsLocked gives the guest's memory items to the user (see
+// store.UserStore.MergeGuest). Callers hold s.mu for writing.
+func (s *Store) mergeMemoryItemsLocked(guestID, userID int64) {
+	moved := s.memory.byUser[guestID]
+	if len(moved) == 0 {
+		return
+	}
+	now := s.now()
+	for _, it := range moved {
+		it.UserID, it.UpdatedAt = userID, now
+	}
+	merged := append(s.memory.byUser[userID], moved...)
+	slices.SortFunc(merged, func(a, b *store.MemoryItem) int { return cmp.Compare(a.ID, b.ID) })
+	s.memory.byUser[userID] = merged
+	delete(s.memory.byUser, guestID)
 }

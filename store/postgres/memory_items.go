@@ -212,3 +212,11 @@ func (s *Store) DeleteMemoryItems(ctx context.Context, userID int64) (int64, err
 	}
 	return tag.RowsAffected(), nil
 }
+
+// mergeMemoryItems gives the guest's memory items to the user, in
+// MergeGuest's transaction: what a guest told the gateway follows it when
+// it signs in.
+func mergeMemoryItems(ctx context.Context, tx pgx.Tx, guestID, userID int64) error {
+	_, err := tx.Exec(ctx, `UPDATE memory_items SET user_id = $2, updated_at = now() WHERE user_id = $1`, guestID, userID)
+	return err
+}

@@ -231,6 +231,28 @@ func testMemoryItems(t *testing.T, s store.Store) {
 		wantErr(t, "CreateMemoryItem(kind gossip)", err, store.ErrInvalidValue)
 	})
 
+	t.Run("follow a guest who signs in", func(t *testing.T) {
+		guest, err := s.UpsertUser(ctx, store.User{Issuer: "guest", Subject: RandomName("g-"), Kind: store.UserKindGuest})
+		must(t, "UpsertUser(guest)", err)
+		user := newUser(t, s)
+		_, err = s.CreateMemoryItem(ctx, newMemoryItem(user.ID, store.MemoryKindUser, "user fact"), 0)
+		must(t, "CreateMemoryItem(user)", err)
+		gi, err := s.CreateMemoryItem(ctx, newMemoryItem(guest.ID, store.MemoryKindUser, "guest fact"), 0)
+		must(t, "CreateMemoryItem(guest)", err)
+		_, err = s.MergeGuest(ctx, guest.ID, user.ID, now())
+		must(t, "MergeGuest", err)
+		vecs, _ := s.MemoryVectors(ctx, user.ID)
+		if got := memoryTexts(vecs); !slices.Equal(got, []string{"user fact", "guest fact"}) {
+			t.Fatalf("the user's items after the merge = %v", got)
+		}
+		if got, err := s.GetMemoryItem(ctx, user.ID, gi.PublicID); err != nil || got.UserID != user.ID {
+			t.Fatalf("the guest's item for the user: %+v, %v", got, err)
+		}
+		if vecs, _ := s.MemoryVectors(ctx, guest.ID); len(vecs) != 0 {
+			t.Fatalf("the guest still has %v", memoryTexts(vecs))
+		}
+	})
+
 	t.Run("go with their user", func(t *testing.T) {
 		guest, err := s.UpsertUser(ctx, store.User{Issuer: "guest", Subject: RandomName("g-"), Kind: store.UserKindGuest})
 		must(t, "UpsertUser(guest)", err)
