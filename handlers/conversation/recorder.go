@@ -49,7 +49,9 @@ type Recorder struct {
 // conversation is the caller's, appends the user item when the turn is
 // written, titles an untitled conversation, and composes the system
 // messages of the conversation's project instruction and the user's profile
-// (SystemMessages). A new conversation is created holding the user item.
+// (SystemMessages), then, when Memory is set and the user's memory is on,
+// what it recalls (memory.go). A new conversation is created holding the
+// user item.
 //
 // The queries of a turn run concurrently where they do not depend on each
 // other (unless the store is store.InProcess): reading the conversation,
@@ -185,7 +187,7 @@ func (r *Recording) Conversation() Ref { return r.ref }
 
 // SystemMessages are the system messages to send upstream before the
 // client's messages, in order (the project's instruction, the user's
-// profile); none is nil.
+// profile, the memory recalled); none is nil.
 func (r *Recording) SystemMessages() []string { return r.system }
 
 // TitleError is why titling an untitled conversation failed, nil when it

@@ -30,8 +30,8 @@ const extractMaxTokens = 400
 // observed. A missed turn costs one memory, and the next turns of the
 // conversation are observed as usual.
 func (s *Service) Observe(o conversation.Observation) {
-	if !s.Enabled() || s.cfg.ExtractModel == "" || !s.served(s.cfg.ExtractModel) || !s.served(s.cfg.EmbedModel) {
-		return // memory is off, or its models are not served now (their providers are off)
+	if !s.Enabled() || s.cfg.ExtractModel == "" || !s.served(s.cfg.ExtractModel) || !s.served(s.cfg.EmbedModel) || s.resting() {
+		return // memory is off, its models are not served now (their providers are off), or it rests
 	}
 	select {
 	case s.queue <- o:

@@ -169,3 +169,37 @@ func TestExtractionProtocol(t *testing.T) {
 		t.Errorf("NONE parsed as %+v", got)
 	}
 }
+
+// An embedding model that cannot embed (a chat model's server answers 404)
+// makes memory rest: the next turns pay no failing call.
+func TestMemoryRestsWhenTheEmbeddingModelRefuses(t *testing.T) {
+	chatOnly := providertest.NewUpstream(t, &providertest.OpenAIServer{})
+	up, err := openai.New(openai.Config{ID: "chat", BaseURL: chatOnly.URL + "/v1", ModelMap: map[string]string{"chat-model": ""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newRecallFixture(t)
+	f.add(t, store.MemoryKindUser, "I like Paris.", "", "")
+	router, err := provider.NewRouter([]provider.Provider{up}, provider.RouterConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	svc := New(Config{Store: f.st, Router: router, EmbedModel: "chat-model", ExtractModel: "chat-model", Logger: zap.New(core)})
+	q := conversation.RecallQuery{UserID: f.userID, Text: "Paris", Config: allOn()}
+	for range 3 {
+		if got := svc.Recall(context.Background(), q); got != "" {
+			t.Fatalf("recalled %q without an embedding", got)
+		}
+		svc.Observe(conversation.Observation{UserID: f.userID, User: "I like tea.", Assistant: "ok"})
+	}
+	if n := len(chatOnly.Requests()); n != 1 {
+		t.Fatalf("the upstream got %d requests, want the one that was refused", n)
+	}
+	if len(svc.queue) != 0 {
+		t.Fatalf("%d turns queued while memory rests", len(svc.queue))
+	}
+	if n := logs.FilterMessageSnippet("refused to embed").FilterLevelExact(zap.WarnLevel).Len(); n != 1 {
+		t.Fatalf("%d warnings that the model refused, want 1: %v", n, logs.All())
+	}
+}

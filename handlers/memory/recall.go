@@ -46,7 +46,7 @@ func (s *Service) Recall(ctx context.Context, q conversation.RecallQuery) string
 		project:  kindWanted(c.InjectSemantic && q.ProjectPublicID != "", c.MaxProjectItems),
 		episodic: kindWanted(c.InjectEpisodic, c.MaxEpisodicItems),
 	}
-	if !s.Enabled() || (want.user == 0 && want.project == 0 && want.episodic == 0) || !s.served(s.cfg.EmbedModel) {
+	if !s.Enabled() || (want.user == 0 && want.project == 0 && want.episodic == 0) || !s.served(s.cfg.EmbedModel) || s.resting() {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RecallTimeout)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -90,7 +91,15 @@ type Service struct {
 	warner *warner // the warnings that could repeat with every turn
 	cache  *vectorCache
 	queue  chan conversation.Observation
+	// embedRefusedUntil (Unix nanoseconds) is set when the embedding model
+	// refused to embed (it is a chat model, say): until then memory rests,
+	// rather than paying a failing call, and an extraction, on every turn.
+	embedRefusedUntil atomic.Int64
 }
+
+// embedRefusalPause is how long memory rests after the embedding model
+// refused a request as one it cannot serve.
+const embedRefusalPause = time.Minute
 
 // New returns a service for cfg. Call Run to start its observation
 // workers.
@@ -150,6 +159,12 @@ func (s *Service) served(model string) bool {
 	return ok
 }
 
+// resting reports whether memory rests after its embedding model refused
+// to embed (see embedRefusedUntil).
+func (s *Service) resting() bool {
+	return time.Now().UnixNano() < s.embedRefusedUntil.Load()
+}
+
 // errNoEmbedModel means the configured embedding model is not served now
 // (its provider is off, say).
 var errNoEmbedModel = errors.New("the memory embedding model is not served")
@@ -165,6 +180,12 @@ func (s *Service) embed(ctx context.Context, texts []string) ([][]float32, error
 	}
 	out, _, err := s.cfg.Router.Embeddings(ctx, &provider.EmbeddingRequest{Inputs: texts, Model: model, Dimensions: s.cfg.EmbedDimensions})
 	if err != nil {
+		var perr *provider.Error
+		if errors.As(err, &perr) && (perr.Kind == provider.KindBadRequest || perr.Kind == provider.KindNotFound || perr.Kind == provider.KindAuth) {
+			s.embedRefusedUntil.Store(time.Now().Add(embedRefusalPause).UnixNano())
+			s.warner.warn("the memory embedding model refused to embed; memory rests for a minute (is it an embedding model?)",
+				zap.String("model", s.cfg.EmbedModel), zap.String("kind", perr.Kind.String()), zap.Int("upstream_status", perr.Status))
+		}
 		return nil, err
 	}
 	for _, v := range out.Vectors {
