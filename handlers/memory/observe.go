@@ -63,12 +63,7 @@ func (s *Service) Run(ctx context.Context) {
 // replacing items. Upstream calls are retried; a turn whose calls keep
 // failing is given up and logged.
 func (s *Service) observe(ctx context.Context, o conversation.Observation) {
-	var ext memprompt.Extraction
-	err := s.retry(ctx, func(ctx context.Context) error {
-		var err error
-		ext, err = s.extract(ctx, o)
-		return err
-	})
+	ext, err := retry(ctx, s, func(ctx context.Context) (memprompt.Extraction, error) { return s.extract(ctx, o) })
 	if err != nil {
 		s.giveUp(ctx, "extracting facts", err)
 		return
@@ -93,12 +88,7 @@ func (s *Service) observe(ctx context.Context, o conversation.Observation) {
 	for i, it := range items {
 		texts[i] = it.text
 	}
-	var vecs [][]float32
-	err = s.retry(ctx, func(ctx context.Context) error {
-		var err error
-		vecs, err = s.embed(ctx, texts)
-		return err
-	})
+	vecs, err := retry(ctx, s, func(ctx context.Context) ([][]float32, error) { return s.embed(ctx, texts) })
 	if err != nil {
 		s.giveUp(ctx, "embedding facts", err)
 		return
@@ -187,20 +177,21 @@ func (s *Service) extract(ctx context.Context, o conversation.Observation) (memp
 	return memprompt.Parse(answer), nil
 }
 
-// retry runs call up to Attempts times, pausing RetryBackoff (doubling)
-// between attempts, while its error is one another attempt may cure.
-func (s *Service) retry(ctx context.Context, call func(context.Context) error) error {
+// retry runs call up to the service's Attempts times, pausing RetryBackoff
+// (doubling) between attempts, while its error is one another attempt may
+// cure.
+func retry[T any](ctx context.Context, s *Service, call func(context.Context) (T, error)) (T, error) {
 	wait := s.cfg.RetryBackoff
-	var err error
 	for attempt := 1; ; attempt++ {
-		if err = call(ctx); err == nil || attempt >= s.cfg.Attempts || !retryable(ctx, err) {
-			return err
+		v, err := call(ctx)
+		if err == nil || attempt >= s.cfg.Attempts || !retryable(ctx, err) {
+			return v, err
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return v, ctx.Err()
 		case <-t.C:
 		}
 		wait *= 2

@@ -104,35 +104,17 @@ const embedRefusalPause = time.Minute
 // New returns a service for cfg. Call Run to start its observation
 // workers.
 func New(cfg Config) *Service {
-	if cfg.MaxItemsPerUser <= 0 {
-		cfg.MaxItemsPerUser = DefaultMaxItemsPerUser
-	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = DefaultQueueSize
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = DefaultWorkers
-	}
+	positive(&cfg.MaxItemsPerUser, DefaultMaxItemsPerUser)
+	positive(&cfg.QueueSize, DefaultQueueSize)
+	positive(&cfg.Workers, DefaultWorkers)
+	positive(&cfg.TokenBudget, DefaultTokenBudget)
+	positive(&cfg.RecallTimeout, DefaultRecallTimeout)
+	positive(&cfg.ExtractTimeout, DefaultExtractTimeout)
+	positive(&cfg.Attempts, DefaultAttempts)
+	positive(&cfg.RetryBackoff, DefaultRetryBackoff)
+	positive(&cfg.MaxCachedUsers, DefaultMaxCachedUsers)
 	if cfg.DuplicateSimilarity <= 0 || cfg.DuplicateSimilarity > 1 {
 		cfg.DuplicateSimilarity = DefaultDuplicateSimilarity
-	}
-	if cfg.TokenBudget <= 0 {
-		cfg.TokenBudget = DefaultTokenBudget
-	}
-	if cfg.RecallTimeout <= 0 {
-		cfg.RecallTimeout = DefaultRecallTimeout
-	}
-	if cfg.ExtractTimeout <= 0 {
-		cfg.ExtractTimeout = DefaultExtractTimeout
-	}
-	if cfg.Attempts <= 0 {
-		cfg.Attempts = DefaultAttempts
-	}
-	if cfg.RetryBackoff <= 0 {
-		cfg.RetryBackoff = DefaultRetryBackoff
-	}
-	if cfg.MaxCachedUsers <= 0 {
-		cfg.MaxCachedUsers = DefaultMaxCachedUsers
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -144,6 +126,13 @@ func New(cfg Config) *Service {
 		warner: newWarner(logger),
 		cache:  newVectorCache(cfg.Store, cfg.MaxCachedUsers),
 		queue:  make(chan conversation.Observation, cfg.QueueSize),
+	}
+}
+
+// positive sets *v to def unless it is positive.
+func positive[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
@@ -46,19 +45,6 @@ type Embeddings struct {
 	// PromptTokens is the upstream's count of input tokens (0 when it gave
 	// none).
 	PromptTokens int
-}
-
-// SetTrace copies the request's trace context and request id into h.
-func (req *EmbeddingRequest) SetTrace(h http.Header) {
-	if req.TraceParent != "" {
-		h["Traceparent"] = []string{req.TraceParent}
-		if req.TraceState != "" {
-			h["Tracestate"] = []string{req.TraceState}
-		}
-	}
-	if req.RequestID != "" {
-		h["X-Request-Id"] = []string{req.RequestID}
-	}
 }
 
 // CodeNoEmbeddings is the error code of an embeddings request for a model
@@ -109,7 +95,8 @@ func (r *Router) Embeddings(ctx context.Context, req *EmbeddingRequest) (*Embedd
 			d.health.succeeded()
 			return out, att, nil
 		}
-		if stop := r.failedEmbedding(ctx, d, &outcome, err); stop {
+		// failed only reads the model of the request, for its log line.
+		if stop := r.failed(ctx, d, &Request{Model: req.Model}, &outcome, err); stop {
 			break
 		}
 	}
@@ -118,18 +105,4 @@ func (r *Router) Embeddings(ctx context.Context, req *EmbeddingRequest) (*Embedd
 		return nil, att, &Error{Kind: KindBadRequest, Message: m.Message, Code: m.Code, Param: m.Param, Err: ErrNoEmbeddings}
 	}
 	return nil, att, outcome.result()
-}
-
-// failedEmbedding records a failed embeddings attempt and reports whether
-// to stop trying.
-func (r *Router) failedEmbedding(ctx context.Context, d *deployment, outcome *failover, err error) bool {
-	perr := AsError(ctx, err)
-	outcome.add(perr)
-	if perr.Kind == KindCanceled {
-		return true
-	}
-	if perr.countsAsFailure() {
-		d.health.failed(perr, &r.policy, time.Now())
-	}
-	return !perr.Retryable()
 }

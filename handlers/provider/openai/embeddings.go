@@ -50,7 +50,7 @@ func (p *Provider) Embeddings(ctx context.Context, req *provider.EmbeddingReques
 	}
 	hreq.Header = p.header.Clone()
 	hreq.Header["Accept"] = acceptJSON
-	req.SetTrace(hreq.Header)
+	upstream.SetTrace(hreq.Header, &provider.Request{TraceParent: req.TraceParent, TraceState: req.TraceState, RequestID: req.RequestID})
 	resp, err := p.client.Do(hreq)
 	if err != nil {
 		return nil, provider.ErrorFromTransport(ctx, err)
