@@ -408,7 +408,15 @@ func TestMemoryThroughCaddyOnPostgres(t *testing.T) {
 	alice.settings(map[string]any{"observe_enabled": false})
 	alice.say(second, "I like jazz.")
 	alice.settings(map[string]any{"observe_enabled": true})
-	alice.say(second, "I like cheese.")
+	// A streamed turn is recalled for and observed as a plain one.
+	events := turnEvents(t, g, alice.token, fmt.Sprintf(`{"model":"chat-model","conversation":%q,"stream":true,"messages":[{"role":"user","content":"I like cheese. Where do I live? Paris?"}]}`, second))
+	if turnStreamedText(events) != "Noted." || events[len(events)-1] != "[DONE]" {
+		t.Fatalf("stream = %v", events)
+	}
+	var streamed struct{ Messages []struct{ Role, Content string } }
+	if err := json.Unmarshal(up.Last(t).Body, &streamed); err != nil || !strings.HasPrefix(streamed.Messages[1].Content, memory.MemoryIntro) {
+		t.Fatalf("streamed turn's upstream messages: %s", up.Last(t).Body)
+	}
 	items = alice.waitMemory("user: I like cheese.")
 	if slices.Contains(items, "user: I like jazz.") {
 		t.Fatalf("a turn was observed with observe_enabled off: %v", items)
