@@ -109,7 +109,39 @@ type MemoryStore interface {
 	UpdateMemoryItem(ctx context.Context, userID int64, publicID string, patch MemoryPatch, now time.Time) (MemoryItem, error)
 	// DeleteMemoryItem deletes the user's item.
 	DeleteMemoryItem(ctx context.Context, userID int64, publicID string) error
-	// DeleteMemoryItems deletes every item of the user and returns how many
-	// there were.
+	// DeleteMemoryItems deletes every item of the user, and the user's
+	// turns waiting to be observed, and returns how many items there were.
 	DeleteMemoryItems(ctx context.Context, userID int64) (int64, error)
+
+	// AddPendingObservation stores a turn waiting to be observed, not
+	// claimed by anyone, and returns it with ID and CreatedAt set.
+	AddPendingObservation(ctx context.Context, p PendingObservation) (PendingObservation, error)
+	// ClaimPendingObservation claims the turn until until when nobody
+	// holds it at now (never claimed, or its claim has expired), counting
+	// one more attempt; false when another holds it or it is gone.
+	ClaimPendingObservation(ctx context.Context, id int64, now, until time.Time) (bool, error)
+	// ClaimPendingObservations claims up to n turns nobody holds at now,
+	// oldest first, as ClaimPendingObservation does each; concurrent
+	// callers never get the same turn.
+	ClaimPendingObservations(ctx context.Context, now, until time.Time, n int) ([]PendingObservation, error)
+	// DeletePendingObservation deletes the turn (observed, or given up);
+	// one that is gone already is no error.
+	DeletePendingObservation(ctx context.Context, id int64) error
+	// PurgePendingObservations deletes the turns created before before and
+	// returns how many.
+	PurgePendingObservations(ctx context.Context, before time.Time) (int64, error)
+}
+
+// PendingObservation is a finished turn waiting to be observed by the
+// memory worker.
+type PendingObservation struct {
+	ID                   int64
+	UserID               int64
+	ConversationPublicID string
+	ProjectPublicID      string
+	UserText             string
+	AssistantText        string
+	// Attempts counts the claims so far, this one included once claimed.
+	Attempts  int
+	CreatedAt time.Time
 }

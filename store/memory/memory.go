@@ -50,7 +50,8 @@ type Store struct {
 
 	settings map[int64]*store.UserSettings
 
-	memory memoryItems // memory_items.go
+	memory  memoryItems                   // memory_items.go
+	pending map[int64]*pendingObservation // memory_pending.go
 
 	// tombstones keep the place of deleted conversations, items and
 	// projects in their listings, by public id, for a while.

@@ -210,6 +210,7 @@ func (s *Store) deleteMemoryItemsLocked(userID int64) int64 {
 		delete(s.memory.byPublicID, it.PublicID)
 	}
 	delete(s.memory.byUser, userID)
+	s.deletePendingLocked(userID)
 	return int64(len(items))
 }
 

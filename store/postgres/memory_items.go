@@ -206,11 +206,21 @@ func (s *Store) DeleteMemoryItems(ctx context.Context, userID int64) (int64, err
 	defer s.wrote(userID) // read your writes: see replica
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	tag, err := s.pool.Exec(qctx, `DELETE FROM memory_items WHERE user_id = $1`, userID)
+	var n int64
+	err := pgx.BeginFunc(qctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(qctx, `DELETE FROM memory_items WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		// Turns waiting to be observed would bring back what was forgotten.
+		_, err = tx.Exec(qctx, `DELETE FROM memory_pending WHERE user_id = $1`, userID)
+		return err
+	})
 	if err != nil {
 		return 0, s.mapErr(ctx, "deleting memory items", err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
 
 // mergeMemoryItems gives the guest's memory items to the user, in

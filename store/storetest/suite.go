@@ -40,7 +40,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MergeGuest", testMergeGuest},
 		{"DeletedCursor", testDeletedCursor},
 		{"Retention", testRetention},
-		{"MemoryItems", testMemoryItems}, // memory_items.go
+		{"MemoryItems", testMemoryItems},                 // memory_items.go
+		{"PendingObservations", testPendingObservations}, // memory_pending.go
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
