@@ -413,7 +413,9 @@ func TestMemoryThroughCaddyOnPostgres(t *testing.T) {
 	if turnStreamedText(events) != "Noted." || events[len(events)-1] != "[DONE]" {
 		t.Fatalf("stream = %v", events)
 	}
-	var streamed struct{ Messages []struct{ Role, Content string } }
+	var streamed struct {
+		Messages []struct{ Role, Content string }
+	}
 	if err := json.Unmarshal(up.Last(t).Body, &streamed); err != nil || !strings.HasPrefix(streamed.Messages[1].Content, memory.MemoryIntro) {
 		t.Fatalf("streamed turn's upstream messages: %s", up.Last(t).Body)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -21,52 +20,16 @@ import (
 // extractMaxTokens bounds the extraction model's answer.
 const extractMaxTokens = 400
 
-// Observe implements conversation.Memory: it queues the turn for the
-// workers of Run and returns at once. When the queue is full the turn is
-// dropped (and logged): observation must never slow a chat down.
-//
-// Delivery is at most once: queued turns live in this process only, so
-// those waiting when the process stops or its config is reloaded are not
-// observed. A missed turn costs one memory, and the next turns of the
-// conversation are observed as usual.
-func (s *Service) Observe(o conversation.Observation) {
-	if !s.Enabled() || s.cfg.ExtractModel == "" || !s.served(s.cfg.ExtractModel) || !s.served(s.cfg.EmbedModel) || s.resting() {
-		return // memory is off, its models are not served now (their providers are off), or it rests
-	}
-	select {
-	case s.queue <- o:
-	default:
-		s.warner.warn("memory observation queue is full; a turn is not observed", zap.Int("queue_size", s.cfg.QueueSize))
-	}
-}
-
-// Run observes queued turns until ctx is done, with the configured number
-// of workers. The llm app runs it for the life of its config.
-func (s *Service) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for range s.cfg.Workers {
-		wg.Go(func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case o := <-s.queue:
-					s.observe(ctx, o)
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
-
 // observe learns from one turn: extraction, embedding, then adding or
 // replacing items. Upstream calls are retried; a turn whose calls keep
-// failing is given up and logged.
-func (s *Service) observe(ctx context.Context, o conversation.Observation) {
+// failing is given up and logged. It reports false when ctx ended first:
+// the turn is then to be observed again (by the next worker to claim it).
+func (s *Service) observe(ctx context.Context, o conversation.Observation) (done bool) {
+	defer func() { done = done && ctx.Err() == nil }()
 	ext, err := retry(ctx, s, func(ctx context.Context) (memprompt.Extraction, error) { return s.extract(ctx, o) })
 	if err != nil {
 		s.giveUp(ctx, "extracting facts", err)
-		return
+		return true
 	}
 	type learnt struct{ kind, text string }
 	var items []learnt
@@ -82,7 +45,7 @@ func (s *Service) observe(ctx context.Context, o conversation.Observation) {
 		items = append(items, learnt{store.MemoryKindEpisodic, ext.Summary})
 	}
 	if len(items) == 0 {
-		return
+		return true
 	}
 	texts := make([]string, len(items))
 	for i, it := range items {
@@ -91,7 +54,7 @@ func (s *Service) observe(ctx context.Context, o conversation.Observation) {
 	vecs, err := retry(ctx, s, func(ctx context.Context) ([][]float32, error) { return s.embed(ctx, texts) })
 	if err != nil {
 		s.giveUp(ctx, "embedding facts", err)
-		return
+		return true
 	}
 	for i, it := range items {
 		rec := store.MemoryItem{
@@ -105,9 +68,10 @@ func (s *Service) observe(ctx context.Context, o conversation.Observation) {
 			if ctx.Err() == nil {
 				s.warner.warn("storing a memory item failed", zap.String("kind", it.kind), zap.Error(err))
 			}
-			return
+			return true
 		}
 	}
+	return true
 }
 
 // remember stores an item, or replaces the user's item of the same kind

@@ -196,10 +196,54 @@ func TestMemoryRestsWhenTheEmbeddingModelRefuses(t *testing.T) {
 	if n := len(chatOnly.Requests()); n != 1 {
 		t.Fatalf("the upstream got %d requests, want the one that was refused", n)
 	}
-	if len(svc.queue) != 0 {
-		t.Fatalf("%d turns queued while memory rests", len(svc.queue))
+	if len(svc.intake) != 0 {
+		t.Fatalf("%d turns queued while memory rests", len(svc.intake))
 	}
 	if n := logs.FilterMessageSnippet("refused to embed").FilterLevelExact(zap.WarnLevel).Len(); n != 1 {
 		t.Fatalf("%d warnings that the model refused, want 1: %v", n, logs.All())
+	}
+}
+
+// A turn recorded by a process that stopped before observing it is
+// observed by the next one, and its record goes once it is.
+func TestObserveTurnsLeftByAnotherProcess(t *testing.T) {
+	f := newRecallFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := f.st.AddPendingObservation(ctx, store.PendingObservation{
+		UserID: f.userID, ConversationPublicID: "conv_1", UserText: "I work at a bakery.", AssistantText: "Nice.",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One that a dead worker held: observed once its claim expires.
+	held, err := f.st.AddPendingObservation(ctx, store.PendingObservation{
+		UserID: f.userID, ConversationPublicID: "conv_2", UserText: "I have two cats.", AssistantText: "Nice.",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := f.st.ClaimPendingObservation(ctx, held.ID, time.Now(), time.Now().Add(200*time.Millisecond)); !ok {
+		t.Fatal("claiming the held turn failed")
+	}
+	svc := New(Config{Store: f.st, Router: f.svc.cfg.Router, EmbedModel: testModel, ExtractModel: testModel, SweepInterval: 50 * time.Millisecond})
+	go svc.Run(ctx)
+	got := waitItems(t, f.st, f.userID, 4)
+	if want := []string{"I have two cats.", "I work at a bakery."}; !slices.Equal(got[store.MemoryKindUser], want) {
+		t.Fatalf("user facts = %v, want %v", got[store.MemoryKindUser], want)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rest, err := f.st.ClaimPendingObservations(ctx, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rest) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("records left after observation: %+v", rest)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

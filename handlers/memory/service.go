@@ -21,7 +21,8 @@ const (
 	// cache keeps them in memory. Episodic items roll at the cap; new facts
 	// are refused (the user API answers 409) until the user forgets some.
 	DefaultMaxItemsPerUser = 1000
-	// DefaultQueueSize bounds the turns waiting to be observed.
+	// DefaultQueueSize bounds the turns waiting in the process to be
+	// recorded, and those waiting for a worker (more wait in the store).
 	DefaultQueueSize = 256
 	// DefaultWorkers is the number of observation workers.
 	DefaultWorkers = 1
@@ -66,8 +67,9 @@ type Config struct {
 	// changes: vectors of other lengths are not compared.
 	EmbedDimensions int
 	// MaxItemsPerUser, QueueSize, Workers, DuplicateSimilarity,
-	// TokenBudget, RecallTimeout, ExtractTimeout, Attempts, RetryBackoff
-	// and MaxCachedUsers default to the constants above.
+	// TokenBudget, RecallTimeout, ExtractTimeout, Attempts, RetryBackoff,
+	// MaxCachedUsers, SweepInterval and ClaimLease default to the
+	// constants above (and in queue.go).
 	MaxItemsPerUser     int
 	QueueSize           int
 	Workers             int
@@ -78,6 +80,8 @@ type Config struct {
 	Attempts            int
 	RetryBackoff        time.Duration
 	MaxCachedUsers      int
+	SweepInterval       time.Duration
+	ClaimLease          time.Duration
 	// Logger receives failures (never message content). Nil logs nothing.
 	Logger *zap.Logger
 }
@@ -90,7 +94,10 @@ type Service struct {
 	logger *zap.Logger
 	warner *warner // the warnings that could repeat with every turn
 	cache  *vectorCache
-	queue  chan conversation.Observation
+	// intake takes the turns Observe is given; work holds the turns for
+	// the workers (queue.go).
+	intake chan conversation.Observation
+	work   chan job
 	// embedRefusedUntil (Unix nanoseconds) is set when the embedding model
 	// refused to embed (it is a chat model, say): until then memory rests,
 	// rather than paying a failing call, and an extraction, on every turn.
@@ -113,6 +120,8 @@ func New(cfg Config) *Service {
 	positive(&cfg.Attempts, DefaultAttempts)
 	positive(&cfg.RetryBackoff, DefaultRetryBackoff)
 	positive(&cfg.MaxCachedUsers, DefaultMaxCachedUsers)
+	positive(&cfg.SweepInterval, DefaultSweepInterval)
+	positive(&cfg.ClaimLease, DefaultClaimLease)
 	if cfg.DuplicateSimilarity <= 0 || cfg.DuplicateSimilarity > 1 {
 		cfg.DuplicateSimilarity = DefaultDuplicateSimilarity
 	}
@@ -125,7 +134,8 @@ func New(cfg Config) *Service {
 		logger: logger,
 		warner: newWarner(logger),
 		cache:  newVectorCache(cfg.Store, cfg.MaxCachedUsers),
-		queue:  make(chan conversation.Observation, cfg.QueueSize),
+		intake: make(chan conversation.Observation, cfg.QueueSize),
+		work:   make(chan job, cfg.QueueSize),
 	}
 }
 

@@ -44,11 +44,16 @@ type MemoryConfig struct {
 	// doubling).
 	Attempts     int            `json:"attempts,omitempty"`
 	RetryBackoff caddy.Duration `json:"retry_backoff,omitempty"`
+	// SweepInterval is how often the store is searched for turns nobody
+	// is observing, left by a restart, a reload or a full queue (default
+	// 30s).
+	SweepInterval caddy.Duration `json:"sweep_interval,omitempty"`
 }
 
 // provisionMemory builds the memory service on the store and router, and
-// runs its observation workers until the config is unloaded (turns still
-// queued then are not observed: see memory.Service.Observe).
+// runs its observation workers until the config is unloaded (turns not
+// observed by then wait in the store for the next config's workers: see
+// memory.Service.Observe).
 func (a *App) provisionMemory(ctx caddy.Context, repl *caddy.Replacer) {
 	cfg := memory.Config{Store: a.store, Router: a.router, Logger: a.logger.Named("memory")}
 	if m := a.Memory; m != nil {
@@ -63,6 +68,7 @@ func (a *App) provisionMemory(ctx caddy.Context, repl *caddy.Replacer) {
 		cfg.RecallTimeout = time.Duration(m.RecallTimeout)
 		cfg.Attempts = m.Attempts
 		cfg.RetryBackoff = time.Duration(m.RetryBackoff)
+		cfg.SweepInterval = time.Duration(m.SweepInterval)
 	}
 	a.memory = memory.New(cfg)
 	if a.memory.Enabled() {

@@ -22,6 +22,7 @@ import (
 //		recall_timeout       <duration>
 //		attempts             <n>
 //		retry_backoff        <duration>
+//		sweep_interval       <duration>
 //	}
 //
 // The models are public model ids; each takes candidates, the first
@@ -57,6 +58,8 @@ func (c *MemoryConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			c.Attempts, err = cfargs.Int(d)
 		case "retry_backoff":
 			c.RetryBackoff, err = cfargs.Duration(d)
+		case "sweep_interval":
+			c.SweepInterval, err = cfargs.Duration(d)
 		default:
 			err = d.Errf("unrecognized memory option '%s'", d.Val())
 		}
