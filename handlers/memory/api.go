@@ -100,8 +100,8 @@ func (h *APIHandler) list(w http.ResponseWriter, r *http.Request, p *principal.P
 	if f.Kind != "" && !validKind(f.Kind) {
 		return apierr.Invalid("kind", "invalid_value", "kind must be 'user', 'project' or 'episodic'")
 	}
-	if len(f.ProjectPublicID) > 128 {
-		return apierr.Invalid("project_id", "invalid_value", "project_id is too long")
+	if len(f.ProjectPublicID) > maxIDLength || strings.ContainsRune(f.ProjectPublicID, 0) {
+		return apierr.Invalid("project_id", "invalid_value", "project_id is not a project id")
 	}
 	page, err := h.Store.ListMemoryItems(r.Context(), p.UserID, f, opts)
 	if err != nil {
@@ -120,6 +120,21 @@ type itemRequest struct {
 	Text      *string `json:"text"`
 	Kind      *string `json:"kind"`
 	ProjectID *string `json:"project_id"`
+}
+
+// maxIDLength bounds the ids a client names (public ids have 37 or 38
+// characters).
+const maxIDLength = 128
+
+// itemID returns the {id} of the route, or a 404 for one that cannot name
+// a memory item (so that every store answers alike, whatever bytes it is
+// given).
+func itemID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !strings.HasPrefix(id, store.PrefixMemory+"_") || len(id) > maxIDLength || strings.ContainsRune(id, 0) {
+		return "", apierr.NotFound("memory")
+	}
+	return id, nil
 }
 
 func validKind(k string) bool {
@@ -213,7 +228,11 @@ func (h *APIHandler) embed(ctx context.Context, vec *[]float32, model *string, t
 }
 
 func (h *APIHandler) get(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
-	it, err := h.Store.GetMemoryItem(r.Context(), p.UserID, r.PathValue("id"))
+	id, err := itemID(r)
+	if err != nil {
+		return err
+	}
+	it, err := h.Store.GetMemoryItem(r.Context(), p.UserID, id)
 	if err != nil {
 		return err
 	}
@@ -234,14 +253,18 @@ func (h *APIHandler) update(w http.ResponseWriter, r *http.Request, p *principal
 		return aerr
 	}
 	// The item must be the caller's before anything is embedded.
-	if _, err := h.Store.GetMemoryItem(r.Context(), p.UserID, r.PathValue("id")); err != nil {
+	id, err := itemID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := h.Store.GetMemoryItem(r.Context(), p.UserID, id); err != nil {
 		return err
 	}
 	patch := store.MemoryPatch{Text: &text, EmbeddingModel: new("")}
 	if err := h.embed(r.Context(), &patch.Embedding, patch.EmbeddingModel, text); err != nil {
 		return err
 	}
-	it, err := h.Store.UpdateMemoryItem(r.Context(), p.UserID, r.PathValue("id"), patch, time.Now())
+	it, err := h.Store.UpdateMemoryItem(r.Context(), p.UserID, id, patch, time.Now())
 	if err != nil {
 		return err
 	}
@@ -250,7 +273,10 @@ func (h *APIHandler) update(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 func (h *APIHandler) delete(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
-	id := r.PathValue("id")
+	id, err := itemID(r)
+	if err != nil {
+		return err
+	}
 	if err := h.Store.DeleteMemoryItem(r.Context(), p.UserID, id); err != nil {
 		return err
 	}

@@ -174,6 +174,11 @@ func testAPIHostile(t *testing.T, s *httpxtest.Server) {
 		{"GET", "/v1/memories?project_id=" + strings.Repeat("p", 200), nil, 400, "invalid_value", "project_id"},
 		{"GET", "/v1/memories?after=mem_nope", nil, 400, "invalid_cursor", "after"},
 		{"GET", "/v1/memories?order=sideways", nil, 400, "invalid_value", "order"},
+		{"GET", "/v1/memories?project_id=%00", nil, 400, "invalid_value", "project_id"},
+		{"GET", "/v1/memories/mem_%00", nil, 404, "not_found", ""},
+		{"GET", "/v1/memories/" + strings.Repeat("m", 5000), nil, 404, "not_found", ""},
+		{"DELETE", "/v1/memories/proj_1", nil, 404, "not_found", ""},
+		{"PATCH", "/v1/memories/mem_%00", map[string]any{"text": "x"}, 404, "not_found", ""},
 	} {
 		t.Run(fmt.Sprintf("%s %s %.40v", tc.method, tc.path, tc.body), func(t *testing.T) {
 			s.Do(t, Alice, tc.method, tc.path, tc.body).WantError(t, tc.status, tc.code, tc.param)

@@ -115,13 +115,17 @@ func (s *Service) extract(ctx context.Context, o conversation.Observation) (memp
 	if !ok {
 		return memprompt.Extraction{}, fmt.Errorf("extraction model %q is not served", s.cfg.ExtractModel)
 	}
+	maxTokens := extractMaxTokens
+	if model.MaxOutputTokens > 0 {
+		maxTokens = min(maxTokens, model.MaxOutputTokens)
+	}
 	body, err := json.Marshal(map[string]any{
 		"model": model.ID,
 		"messages": []map[string]string{
 			{"role": "system", "content": memprompt.SystemPrompt},
 			{"role": "user", "content": memprompt.Transcript(o.User, o.Assistant, o.ProjectPublicID != "")},
 		},
-		"max_tokens":  extractMaxTokens,
+		"max_tokens":  maxTokens,
 		"temperature": 0,
 	})
 	if err != nil {
