@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/store"
 	storemem "github.com/caddy-llm/gateway/store/memory"
+	"github.com/caddy-llm/gateway/store/postgres"
+	"github.com/caddy-llm/gateway/store/storetest"
 )
 
 // recallFixture is a user with items of every kind on the in-memory store.
@@ -21,7 +24,11 @@ type recallFixture struct {
 
 func newRecallFixture(t testing.TB) *recallFixture {
 	t.Helper()
-	st := storemem.New()
+	return newRecallFixtureOn(t, storemem.New())
+}
+
+func newRecallFixtureOn(t testing.TB, st store.Store) *recallFixture {
+	t.Helper()
 	router, cm := mockRouter(t)
 	u, err := st.UpsertUser(context.Background(), store.User{Issuer: "t", Subject: "recall", Kind: store.UserKindUser})
 	if err != nil {
@@ -187,12 +194,22 @@ func TestRecallSeesChangesThroughTheStamp(t *testing.T) {
 }
 
 // BenchmarkRecall measures a recall for a user with 1,000 items: the stamp
-// read, the embedding of the message (the in-process mock: microseconds;
-// a real model adds its own call), the ranking and the message.
+// read (a query on PostgreSQL), the embedding of the message (the
+// in-process mock: microseconds; a real model adds its own call), the
+// ranking and the message. The vectors are cached, as after a user's first
+// turn.
 func BenchmarkRecall(b *testing.B) {
-	for _, dims := range []int{256, 1536} {
-		b.Run(fmt.Sprintf("items=1000/dims=%d", dims), func(b *testing.B) {
-			f := newRecallFixture(b)
+	for _, tc := range []struct {
+		store string
+		dims  int
+	}{{"memory", 256}, {"memory", 1536}, {"postgres", 256}, {"postgres", 1536}} {
+		dims := tc.dims
+		b.Run(fmt.Sprintf("store=%s/items=1000/dims=%d", tc.store, dims), func(b *testing.B) {
+			var st store.Store = storemem.New()
+			if tc.store == "postgres" {
+				st = openPostgres(b)
+			}
+			f := newRecallFixtureOn(b, st)
 			f.svc.cfg.EmbedDimensions = dims
 			ctx := context.Background()
 			for i := range 1000 {
@@ -210,4 +227,17 @@ func BenchmarkRecall(b *testing.B) {
 			}
 		})
 	}
+}
+
+// openPostgres opens a store on a new migrated database.
+func openPostgres(t testing.TB) store.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := postgres.Open(ctx, postgres.Config{URL: storetest.NewMigratedPostgresDatabase(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }
