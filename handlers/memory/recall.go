@@ -192,22 +192,27 @@ type cachedItem struct {
 type userVectors struct {
 	stamp store.MemoryStamp
 	items []cachedItem
+	bytes int // what the set weighs in memory, roughly
 }
 
 // vectorCache keeps the items of recently active users, so that a recall
 // reads one small stamp from the store rather than every vector. A stamp
 // that changed (an item added, updated or deleted, by any replica) reloads
-// the set. At most max users are kept; one more evicts another.
+// the set. It keeps at most maxUsers users and maxBytes of vectors and
+// texts: a set that does not fit evicts others (any: Go's map order is
+// random), and one larger than maxBytes alone is used but not kept.
 type vectorCache struct {
-	st  store.MemoryStore
-	max int
+	st       store.MemoryStore
+	maxUsers int
+	maxBytes int
 
 	mu    sync.Mutex
 	users map[int64]*userVectors
+	bytes int
 }
 
-func newVectorCache(st store.MemoryStore, max int) *vectorCache {
-	return &vectorCache{st: st, max: max, users: make(map[int64]*userVectors)}
+func newVectorCache(st store.MemoryStore, maxUsers, maxBytes int) *vectorCache {
+	return &vectorCache{st: st, maxUsers: maxUsers, maxBytes: maxBytes, users: make(map[int64]*userVectors)}
 }
 
 // get returns the user's current set.
@@ -240,22 +245,40 @@ func (c *vectorCache) get(ctx context.Context, userID int64) (*userVectors, erro
 			id: it.ID, publicID: it.PublicID, kind: it.Kind, text: it.Text, project: it.ProjectPublicID,
 			conversation: it.ConversationPublicID, model: it.EmbeddingModel, vector: it.Embedding,
 		})
+		set.bytes += 4*len(it.Embedding) + len(it.Text) + len(it.PublicID) + len(it.ProjectPublicID) + len(it.ConversationPublicID) + 96
 	}
+	c.keep(userID, set)
+	return set, nil
+}
+
+// keep caches the user's set, evicting others to make room.
+func (c *vectorCache) keep(userID int64, set *userVectors) {
 	c.mu.Lock()
-	if _, present := c.users[userID]; !present && len(c.users) >= c.max {
-		for id := range c.users { // any one: Go's map order is random
-			delete(c.users, id)
+	defer c.mu.Unlock()
+	c.dropLocked(userID)
+	if set.bytes > c.maxBytes {
+		return
+	}
+	for id := range c.users {
+		if len(c.users) < c.maxUsers && c.bytes+set.bytes <= c.maxBytes {
 			break
 		}
+		c.dropLocked(id)
 	}
 	c.users[userID] = set
-	c.mu.Unlock()
-	return set, nil
+	c.bytes += set.bytes
 }
 
 // forget drops the user's set.
 func (c *vectorCache) forget(userID int64) {
 	c.mu.Lock()
-	delete(c.users, userID)
+	c.dropLocked(userID)
 	c.mu.Unlock()
+}
+
+func (c *vectorCache) dropLocked(userID int64) {
+	if old, ok := c.users[userID]; ok {
+		c.bytes -= old.bytes
+		delete(c.users, userID)
+	}
 }

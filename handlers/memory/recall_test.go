@@ -241,3 +241,41 @@ func openPostgres(t testing.TB) store.Store {
 	t.Cleanup(func() { _ = st.Close() })
 	return st
 }
+
+// The cache keeps within its bounds of users and bytes, and recalls stay
+// right when a set is not kept.
+func TestVectorCacheBounds(t *testing.T) {
+	st := storemem.New()
+	router, _ := mockRouter(t)
+	svc := New(Config{Store: st, Router: router, EmbedModel: testModel, MaxCachedUsers: 2, MaxCacheBytes: 8 << 10})
+	ctx := context.Background()
+	var users []int64
+	for i := range 4 {
+		u, _ := st.UpsertUser(ctx, store.User{Issuer: "t", Subject: fmt.Sprint("cache-", i), Kind: store.UserKindUser})
+		users = append(users, u.ID)
+		f := &recallFixture{svc: svc, st: st, userID: u.ID}
+		n := 1
+		if i == 3 {
+			n = 20 // 20 × 256 dimensions × 4 bytes: more than the cache holds
+		}
+		for j := range n {
+			f.add(t, store.MemoryKindUser, fmt.Sprintf("I like Paris %d.", j), "", "")
+		}
+	}
+	for _, id := range users {
+		if got := svc.Recall(ctx, conversation.RecallQuery{UserID: id, Text: "Paris", Config: allOn()}); !strings.Contains(got, "I like Paris 0.") {
+			t.Fatalf("user %d recalled %q", id, got)
+		}
+		c := svc.cache
+		c.mu.Lock()
+		n, bytes := len(c.users), c.bytes
+		sum := 0
+		for _, set := range c.users {
+			sum += set.bytes
+		}
+		c.mu.Unlock()
+		if n > 2 || bytes > 8<<10 || bytes != sum {
+			t.Fatalf("cache holds %d users, %d bytes (sets weigh %d); bounds 2 users, %d bytes", n, bytes, sum, 8<<10)
+		}
+	}
+}

@@ -44,6 +44,9 @@ const (
 	DefaultRetryBackoff = 2 * time.Second
 	// DefaultMaxCachedUsers bounds the users whose vectors are cached.
 	DefaultMaxCachedUsers = 1024
+	// DefaultMaxCacheBytes bounds the memory the cached vectors take (1,000
+	// items of 1,536 dimensions weigh some 6 MB).
+	DefaultMaxCacheBytes = 256 << 20
 )
 
 // Config configures a Service.
@@ -68,8 +71,8 @@ type Config struct {
 	EmbedDimensions int
 	// MaxItemsPerUser, QueueSize, Workers, DuplicateSimilarity,
 	// TokenBudget, RecallTimeout, ExtractTimeout, Attempts, RetryBackoff,
-	// MaxCachedUsers, SweepInterval and ClaimLease default to the
-	// constants above (and in queue.go).
+	// MaxCachedUsers, MaxCacheBytes, SweepInterval and ClaimLease default
+	// to the constants above (and in queue.go).
 	MaxItemsPerUser     int
 	QueueSize           int
 	Workers             int
@@ -80,6 +83,7 @@ type Config struct {
 	Attempts            int
 	RetryBackoff        time.Duration
 	MaxCachedUsers      int
+	MaxCacheBytes       int
 	SweepInterval       time.Duration
 	ClaimLease          time.Duration
 	// Logger receives failures (never message content). Nil logs nothing.
@@ -120,6 +124,7 @@ func New(cfg Config) *Service {
 	positive(&cfg.Attempts, DefaultAttempts)
 	positive(&cfg.RetryBackoff, DefaultRetryBackoff)
 	positive(&cfg.MaxCachedUsers, DefaultMaxCachedUsers)
+	positive(&cfg.MaxCacheBytes, DefaultMaxCacheBytes)
 	positive(&cfg.SweepInterval, DefaultSweepInterval)
 	positive(&cfg.ClaimLease, DefaultClaimLease)
 	if cfg.DuplicateSimilarity <= 0 || cfg.DuplicateSimilarity > 1 {
@@ -133,7 +138,7 @@ func New(cfg Config) *Service {
 		cfg:    cfg,
 		logger: logger,
 		warner: newWarner(logger),
-		cache:  newVectorCache(cfg.Store, cfg.MaxCachedUsers),
+		cache:  newVectorCache(cfg.Store, cfg.MaxCachedUsers, cfg.MaxCacheBytes),
 		intake: make(chan conversation.Observation, cfg.QueueSize),
 		work:   make(chan job, cfg.QueueSize),
 	}
