@@ -8,10 +8,12 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/chat"
 	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/jsonguard"
 	"github.com/caddy-llm/gateway/handlers/openai"
@@ -46,6 +48,10 @@ type EmbeddingsHandler struct {
 	// MaxBodyBytes bounds a request body. Default
 	// DefaultEmbeddingsMaxBodyBytes.
 	MaxBodyBytes int64
+	// Observer, when set, receives every request's outcome as chat's
+	// does (metrics, access logs, usage): a request without stream whose
+	// usage has prompt tokens only.
+	Observer chat.Observer
 }
 
 // Register adds the route to mux.
@@ -83,7 +89,15 @@ type embeddingsUsage struct {
 }
 
 func (h *EmbeddingsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o := &chat.Outcome{Start: time.Now()}
+	if h.Observer != nil {
+		defer func() {
+			o.Duration = time.Since(o.Start)
+			h.Observer.Done(r, o)
+		}()
+	}
 	if httpx.RequirePrincipal(w, r) == nil {
+		o.Status, o.ErrorCode = http.StatusUnauthorized, "unauthorized"
 		return
 	}
 	limit := h.MaxBodyBytes
@@ -110,14 +124,15 @@ func (h *EmbeddingsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		aerr = validateEmbeddingOptions(&req)
 	}
 	if aerr != nil {
-		apierr.Write(w, aerr)
+		reject(w, o, aerr)
 		return
 	}
 	model, ok := h.Router.Model(req.Model)
 	if !ok {
-		apierr.Write(w, openai.ErrUnknownModel(req.Model))
+		reject(w, o, openai.ErrUnknownModel(req.Model))
 		return
 	}
+	o.Model = model.ID
 	ereq := &provider.EmbeddingRequest{
 		Inputs:      inputs,
 		Model:       model,
@@ -129,11 +144,25 @@ func (h *EmbeddingsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ereq.Dimensions = *req.Dimensions
 	}
 	out, att, err := h.Router.Embeddings(r.Context(), ereq)
+	o.Provider, o.UpstreamModel, o.Tries, o.UpstreamLatency = att.Provider, att.UpstreamModel, att.Tries, att.Latency
 	if err != nil {
-		h.upstreamFailed(w, r, att, err)
+		h.upstreamFailed(w, r, o, err)
 		return
 	}
+	o.Status = http.StatusOK
+	o.Usage = openai.Usage{PromptTokens: out.PromptTokens, TotalTokens: out.PromptTokens}
+	o.HasUsage = true
+	o.TimeToFirstByte = time.Since(o.Start)
+	if h.Observer != nil {
+		h.Observer.FirstByte(r, o)
+	}
 	httpx.WriteJSON(w, http.StatusOK, answerOf(model.ID, req.EncodingFormat, out))
+}
+
+// reject writes a request error.
+func reject(w http.ResponseWriter, o *chat.Outcome, e *apierr.Error) {
+	o.Status, o.ErrorCode = e.Status, e.Code
+	apierr.Write(w, e)
 }
 
 // parseInputs reads input: a string, or an array of 1 to
@@ -259,18 +288,20 @@ func appendBase64Vector(dst []byte, v []float32) []byte {
 // upstreamFailed writes the client's view of a failed embeddings call, as
 // chat does: 400 for a model that cannot embed or a refused input, 429
 // with Retry-After, 502, 504.
-func (h *EmbeddingsHandler) upstreamFailed(w http.ResponseWriter, r *http.Request, att provider.Attempt, err error) {
+func (h *EmbeddingsHandler) upstreamFailed(w http.ResponseWriter, r *http.Request, o *chat.Outcome, err error) {
 	perr := provider.AsError(r.Context(), err)
+	e := perr.APIError()
+	o.Status, o.ErrorCode = e.Status, e.Code
 	if perr.Kind == provider.KindCanceled {
 		return
 	}
 	if perr.Kind != provider.KindBadRequest && perr.Kind != provider.KindTooLarge && h.Logger != nil {
 		h.Logger.Warn("upstream embeddings failed",
-			zap.String("provider", att.Provider), zap.Int("tries", att.Tries),
+			zap.String("model", o.Model), zap.String("provider", o.Provider), zap.Int("tries", o.Tries),
 			zap.String("kind", perr.Kind.String()), zap.Int("upstream_status", perr.Status), zap.Error(perr.Err))
 	}
 	if perr.Kind == provider.KindRateLimited {
 		w.Header().Set("Retry-After", strconv.Itoa(perr.RetryAfterSeconds()))
 	}
-	apierr.Write(w, perr.APIError())
+	apierr.Write(w, e)
 }

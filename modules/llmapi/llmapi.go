@@ -73,7 +73,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		app.MCPAggregator().Endpoint(chatHandler),
 		&models.Handler{Router: app.Router()},
 		// Embeddings and the user's memories (handlers/memory).
-		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings")},
+		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings"), Observer: chatObserver{metrics: app.Metrics()}},
 		&memory.APIHandler{Store: st, Memory: app.MemoryService(), Logger: h.logger.Named("memory")},
 	)
 	h.api = api
