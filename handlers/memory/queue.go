@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-llm/gateway/handlers/conversation"
+	"github.com/caddy-llm/gateway/handlers/memory/memprompt"
 	"github.com/caddy-llm/gateway/store"
 )
 
@@ -54,6 +55,7 @@ func (s *Service) Observe(o conversation.Observation) {
 	if !s.Enabled() || s.cfg.ExtractModel == "" || !s.served(s.cfg.ExtractModel) || !s.served(s.cfg.EmbedModel) || s.resting() {
 		return // memory is off, its models are not served now (their providers are off), or it rests
 	}
+	o.User, o.Assistant = memprompt.TranscriptPart(o.User), memprompt.TranscriptPart(o.Assistant)
 	select {
 	case s.intake <- o:
 	default:

@@ -48,6 +48,12 @@ const MaxFactLength = 500
 // turn's facts are in what was said, not in pages of pasted text.
 const maxTranscriptPart = 4000
 
+// TranscriptPart returns what a transcript keeps of one side of a turn, so
+// that what waits to be observed is no larger than what is sent.
+func TranscriptPart(text string) string {
+	return cut(strings.TrimSpace(text), maxTranscriptPart)
+}
+
 // Transcript is the user message of an extraction request for one turn.
 func Transcript(user, assistant string, inProject bool) string {
 	var b strings.Builder
@@ -56,10 +62,10 @@ func Transcript(user, assistant string, inProject bool) string {
 		b.WriteString("\n")
 	}
 	b.WriteString(transcriptUser)
-	b.WriteString(cut(strings.TrimSpace(user), maxTranscriptPart))
+	b.WriteString(TranscriptPart(user))
 	b.WriteString("\n")
 	b.WriteString(transcriptAssistant)
-	b.WriteString(cut(strings.TrimSpace(assistant), maxTranscriptPart))
+	b.WriteString(TranscriptPart(assistant))
 	return b.String()
 }
 
