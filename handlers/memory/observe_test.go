@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,18 +233,72 @@ func TestObserveTurnsLeftByAnotherProcess(t *testing.T) {
 	if want := []string{"I have two cats.", "I work at a bakery."}; !slices.Equal(got[store.MemoryKindUser], want) {
 		t.Fatalf("user facts = %v, want %v", got[store.MemoryKindUser], want)
 	}
+	waitNoPending(t, f.st)
+}
+
+// waitNoPending waits until no turn waits to be observed (each was observed
+// or passed over, and its record deleted).
+func waitNoPending(t *testing.T, st store.Store) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		rest, err := f.st.ClaimPendingObservations(ctx, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 10)
+		// Claims far in the future see every record, held or not; the
+		// store is the test's own.
+		rest, err := st.ClaimPendingObservations(context.Background(), time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 10)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(rest) == 0 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("records left after observation: %+v", rest)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A turn waiting when its user turns observation off is not observed.
+func TestObserveHonoursSettingsChangedSince(t *testing.T) {
+	f := newRecallFixture(t)
+	counted := &countingDeletes{Store: f.st}
+	svc := New(Config{Store: counted, Router: f.svc.cfg.Router, EmbedModel: testModel, ExtractModel: testModel})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := f.st.UpdateSettings(ctx, f.userID, conversation.DefaultSettings(), func(us *store.UserSettings) error {
+		us.MemoryConfig.ObserveEnabled = false
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Queued before the change (Run starts after it), with another
+	// user's turn whose observation shows the worker ran.
+	svc.Observe(conversation.Observation{UserID: f.userID, ConversationPublicID: "conv_1", User: "I like opera.", Assistant: "ok"})
+	other, _ := f.st.UpsertUser(ctx, store.User{Issuer: "t", Subject: "still-on", Kind: store.UserKindUser})
+	svc.Observe(conversation.Observation{UserID: other.ID, ConversationPublicID: "conv_2", User: "I like jazz.", Assistant: "ok"})
+	go svc.Run(ctx)
+	waitItems(t, f.st, other.ID, 2)
+	// Both records are deleted once their turns are done with.
+	deadline := time.Now().Add(10 * time.Second)
+	for counted.n.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := counted.n.Load(); n < 2 {
+		t.Fatalf("%d records deleted, want both turns done with", n)
+	}
+	if items, _ := f.st.MemoryVectors(ctx, f.userID); len(items) != 0 {
+		t.Fatalf("observed after observe_enabled was turned off: %v", items)
+	}
+}
+
+// countingDeletes counts the pending records deleted.
+type countingDeletes struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (c *countingDeletes) DeletePendingObservation(ctx context.Context, id int64) error {
+	c.n.Add(1)
+	return c.Store.DeletePendingObservation(ctx, id)
 }

@@ -178,6 +178,12 @@ func (s *Service) observeQueued(ctx context.Context) {
 				continue // another worker holds it, or a sweep will
 			}
 		}
+		if !s.stillObserving(ctx, j.o.UserID) {
+			if j.pendingID != 0 {
+				s.forget(j.pendingID)
+			}
+			continue
+		}
 		if s.observe(ctx, j.o) && j.pendingID != 0 {
 			s.forget(j.pendingID)
 		}
@@ -191,4 +197,16 @@ func (s *Service) forget(id int64) {
 	if err := s.cfg.Store.DeletePendingObservation(ctx, id); err != nil {
 		s.warner.warn("deleting an observed turn's record failed; it may be observed again", zap.Error(err))
 	}
+}
+
+// stillObserving reports whether the user's settings still ask for
+// observation: a user who turned memory or observation off since the turn
+// expects nothing more to be learnt. A settings read that fails counts as
+// yes: the turn was observed by the settings of its time.
+func (s *Service) stillObserving(ctx context.Context, userID int64) bool {
+	st, err := conversation.LoadSettings(ctx, s.cfg.Store, userID)
+	if err != nil {
+		return true
+	}
+	return st.MemoryConfig.Enabled && st.MemoryConfig.ObserveEnabled
 }
