@@ -1,11 +1,13 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -59,7 +61,7 @@ func (s *Service) Recall(ctx context.Context, q conversation.RecallQuery) string
 	if len(set.items) == 0 {
 		return "" // nothing to recall: no embedding call either
 	}
-	vecs, err := s.embed(ctx, []string{q.Text})
+	vecs, err := s.embed(ctx, []string{recallText(q.Text)})
 	if err != nil {
 		if errors.Is(err, errNoEmbedModel) || ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			s.logger.Debug("memory recall skipped", zap.Error(err))
@@ -70,6 +72,24 @@ func (s *Service) Recall(ctx context.Context, q conversation.RecallQuery) string
 	}
 	picked := s.rank(set, vecs[0], q, want)
 	return s.message(picked)
+}
+
+// maxRecallTextBytes bounds the part of a message a recall embeds: its
+// opening says what it is about, and every embedding model takes this
+// much (a refused, over-long input would make memory rest for everyone).
+const maxRecallTextBytes = 4000
+
+// recallText returns the start of text a recall embeds, cut at a
+// character boundary.
+func recallText(text string) string {
+	if len(text) <= maxRecallTextBytes {
+		return text
+	}
+	cut := maxRecallTextBytes
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut]
 }
 
 // wanted is how many items of each kind a recall keeps.
@@ -132,7 +152,7 @@ func best(items []scored, n int) []scored {
 		case a.score < b.score:
 			return 1
 		}
-		return -int(a.item.id - b.item.id)
+		return cmp.Compare(b.item.id, a.item.id)
 	})
 	return items[:min(n, len(items))]
 }

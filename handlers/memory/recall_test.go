@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/store"
@@ -277,5 +278,16 @@ func TestVectorCacheBounds(t *testing.T) {
 		if n > 2 || bytes > 8<<10 || bytes != sum {
 			t.Fatalf("cache holds %d users, %d bytes (sets weigh %d); bounds 2 users, %d bytes", n, bytes, sum, 8<<10)
 		}
+	}
+}
+
+func TestRecallTextIsBounded(t *testing.T) {
+	long := strings.Repeat("é", maxRecallTextBytes) // two bytes each
+	got := recallText(long)
+	if len(got) > maxRecallTextBytes || !utf8.ValidString(got) || len(got) < maxRecallTextBytes-1 {
+		t.Fatalf("recallText kept %d bytes (valid %v)", len(got), utf8.ValidString(got))
+	}
+	if recallText("short") != "short" {
+		t.Fatal("a short text was changed")
 	}
 }
