@@ -10,8 +10,10 @@
 //     user message is embedded and the user's items are ranked by exact
 //     cosine in Go over a cached per-user set, per the user's memory_config;
 //     what passes becomes one system message;
-//   - observation (Service.Observe and its worker): after a stored turn, a
-//     background worker asks the extraction model for durable facts
-//     (package memprompt), embeds them and adds them, a near-duplicate
-//     replacing the older item.
+//   - observation (Service.Observe and the goroutines of Service.Run,
+//     queue.go): after a stored turn, a background worker asks the
+//     extraction model for durable facts (package memprompt), embeds them
+//     and adds them, a near-duplicate replacing the older item. Turns wait
+//     as pending records in the store, so delivery is at least once across
+//     restarts and reloads.
 package memory
