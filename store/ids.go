@@ -12,6 +12,7 @@ const (
 	PrefixProject      = "proj"
 	PrefixConversation = "conv"
 	PrefixMessage      = "msg"
+	PrefixMemory       = "mem"
 )
 
 // NewPublicID returns prefix + "_" + 32 random hex characters. Public ids are

@@ -55,6 +55,7 @@ type Store interface {
 	SettingsStore
 	RetentionStore
 	ResponseStore
+	MemoryStore // memory_items.go
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

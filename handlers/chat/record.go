@@ -30,6 +30,9 @@ type Recorder struct {
 	// Logger receives failures the client cannot be told about (never
 	// message content). Nil logs nothing.
 	Logger *zap.Logger
+	// Memory, when set, recalls and learns a user's memory on their turns
+	// (see conversation.Memory). Nil: no memory.
+	Memory conversation.Memory
 }
 
 // BeginTurn implements ConversationRecorder (see conversation.Recorder.Begin
@@ -45,7 +48,7 @@ func (rec *Recorder) BeginTurn(ctx context.Context, p *principal.Principal, req 
 			return nil, apierr.Invalid("messages["+strconv.Itoa(in.userIndex)+"].content", "invalid_value", err.Error())
 		}
 	}
-	dom := conversation.Recorder{Store: rec.Store}
+	dom := conversation.Recorder{Store: rec.Store, Memory: rec.Memory}
 	r, err := dom.Begin(ctx, conversation.Turn{
 		UserID:         p.UserID,
 		ConversationID: req.Conversation,

@@ -44,7 +44,7 @@ type Turn interface {
 	Conversation() ConversationRef
 	// SystemMessages are the system messages the gateway sends upstream
 	// before the client's messages, in order (a project's instruction, the
-	// user's profile); none is nil.
+	// user's profile, what the user's memory recalls); none is nil.
 	SystemMessages() []string
 	// Finish records the assistant's reply. It is called at most once, when
 	// the answer has ended (also when it was cut short), never when the

@@ -40,13 +40,18 @@ type Ref struct {
 type Recorder struct {
 	// Store keeps conversations, projects and settings. Required.
 	Store store.Store
+	// Memory, when set, recalls what a user's memory holds for a turn and
+	// learns from finished turns (memory.go). Nil: no memory.
+	Memory Memory
 }
 
 // Begin starts a turn before the upstream call: it checks that the
 // conversation is the caller's, appends the user item when the turn is
 // written, titles an untitled conversation, and composes the system
 // messages of the conversation's project instruction and the user's profile
-// (SystemMessages). A new conversation is created holding the user item.
+// (SystemMessages), then, when Memory is set and the user's memory is on,
+// what it recalls (memory.go). A new conversation is created holding the
+// user item.
 //
 // A store.TurnStore does the work of a turn on an existing conversation in
 // one call (PostgreSQL: one round trip, one commit). On other stores the
@@ -89,13 +94,15 @@ func (rec *Recorder) beginNew(ctx context.Context, t Turn) (*Recording, error) {
 	if err := firstError(convErr, settingsErr); err != nil {
 		return nil, fmt.Errorf("starting a new conversation: %w", err)
 	}
-	return &Recording{
+	r := &Recording{
 		store:  rec.Store,
 		userID: t.UserID,
 		ref:    Ref{ID: conv.PublicID, Title: conv.Title},
 		write:  true,
 		system: SystemMessages("", prefs.ProfileSettings),
-	}, nil
+	}
+	rec.recall(ctx, r, t, prefs.MemoryConfig, "")
+	return r, nil
 }
 
 // beginExisting checks the conversation, appends the user item when the
@@ -155,14 +162,16 @@ func (rec *Recorder) beginExisting(ctx context.Context, t Turn) (*Recording, err
 	if setTitle != nil && titleErr == nil {
 		conv.Title = titled.Title
 	}
-	return &Recording{
+	r := &Recording{
 		titleErr: titleErr,
 		store:    rec.Store,
 		userID:   userID,
 		ref:      Ref{ID: conv.PublicID, Title: conv.Title},
 		write:    t.Write,
 		system:   SystemMessages(project.Instruction, prefs.ProfileSettings),
-	}, nil
+	}
+	rec.recall(ctx, r, t, prefs.MemoryConfig, conv.ProjectPublicID)
+	return r, nil
 }
 
 // startTurn is beginExisting on a store that does it all in one go (on
@@ -195,6 +204,8 @@ type Recording struct {
 	system []string
 	// titleErr is why titling the conversation failed.
 	titleErr error
+	// mem is the turn's part in memory (memory.go).
+	mem turnMemory
 }
 
 // Conversation names the turn's conversation.
@@ -202,7 +213,7 @@ func (r *Recording) Conversation() Ref { return r.ref }
 
 // SystemMessages are the system messages to send upstream before the
 // client's messages, in order (the project's instruction, the user's
-// profile); none is nil.
+// profile, the memory recalled); none is nil.
 func (r *Recording) SystemMessages() []string { return r.system }
 
 // TitleError is why titling an untitled conversation failed, nil when it
@@ -221,6 +232,7 @@ func (r *Recording) Finish(ctx context.Context, reply Reply) error {
 	if _, err := r.store.AppendItems(ctx, r.userID, r.ref.ID, []store.Item{AssistantItem(reply)}); err != nil {
 		return fmt.Errorf("appending the reply to conversation %s: %w", r.ref.ID, err)
 	}
+	r.observe(reply)
 	return nil
 }
 

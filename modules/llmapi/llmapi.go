@@ -14,6 +14,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers/chat"
 	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/handlers/conversations"
+	"github.com/caddy-llm/gateway/handlers/memory"
 	"github.com/caddy-llm/gateway/handlers/models"
 	"github.com/caddy-llm/gateway/handlers/projects"
 	"github.com/caddy-llm/gateway/handlers/responses"
@@ -60,7 +61,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Observer: chatObserver{metrics: app.Metrics()},
 		Media:    app.Media(),
 		// Chat requests that name a conversation are recorded into it.
-		Conversations: &chat.Recorder{Store: st, Logger: h.logger.Named("turns")},
+		Conversations: &chat.Recorder{Store: st, Logger: h.logger.Named("turns"), Memory: memoryOf(app)},
 		// A user's enable_tools: false removes tools from their requests.
 		Tools: conversation.ToolPolicy{Store: st},
 	}
@@ -83,6 +84,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			Tools:    conversation.ToolPolicy{Store: st},
 		},
 		&models.Handler{Router: app.Router()},
+		// Embeddings and the user's memories (handlers/memory).
+		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings"), Observer: chatObserver{metrics: app.Metrics()}},
+		&memory.APIHandler{Store: st, Memory: app.MemoryService(), Logger: h.logger.Named("memory")},
 	)
 	h.api = api
 	app.SetRoutes(api)
@@ -100,6 +104,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		return nil
 	}
 	h.api.ServeHTTP(w, r)
+	return nil
+}
+
+// memoryOf returns the memory chat turns use: nil while memory is off, so
+// that turns pay nothing for it.
+func memoryOf(app *llmapp.App) conversation.Memory {
+	if m := app.MemoryService(); m.Enabled() {
+		return m
+	}
 	return nil
 }
 

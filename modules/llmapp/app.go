@@ -16,6 +16,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers/auth"
 	"github.com/caddy-llm/gateway/handlers/mcp"
 	"github.com/caddy-llm/gateway/handlers/media"
+	"github.com/caddy-llm/gateway/handlers/memory"
 	"github.com/caddy-llm/gateway/handlers/provider"
 	"github.com/caddy-llm/gateway/handlers/ratelimit"
 	"github.com/caddy-llm/gateway/store"
@@ -111,8 +112,12 @@ type App struct {
 	// healthy ones (default 30s).
 	Cooldown caddy.Duration `json:"cooldown,omitempty"`
 
+	// Memory configures the users' memory and its models (memory.go).
+	Memory *MemoryConfig `json:"memory,omitempty"`
+
 	mcp           *mcp.Aggregator
 	media         *media.Resolver
+	memory        *memory.Service
 	router        *provider.Router
 	providerKeys  []providerKey
 	providerNames []string
@@ -198,6 +203,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.provisionMedia(repl)
+	a.provisionMemory(ctx, repl)
 	return nil
 }
 

@@ -73,13 +73,19 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		mcp {
 //			<the mcp options>
 //		}
+//
+//		# Users' memory and embeddings (memory_caddyfile.go)
+//		memory {
+//			<the memory options>
+//		}
 //	}
 //
 // Each block's options are documented with its parser: provider kinds at
 // the UnmarshalCaddyfile of their modules (modules/providers), the model
 // block at ModelConfig.unmarshalCaddyfile, model_aliases at
 // App.unmarshalModelAliases, auth at AuthConfig.unmarshalCaddyfile (and
-// oidc at OIDCConfig.unmarshalCaddyfile), mcp at MCPConfig.unmarshalCaddyfile.
+// oidc at OIDCConfig.unmarshalCaddyfile), mcp at MCPConfig.unmarshalCaddyfile,
+// memory at MemoryConfig.unmarshalCaddyfile.
 //
 // `<url>...` options take their non-empty arguments as candidates, of which
 // the first that is non-empty once runtime placeholders ({env.X}) are
@@ -152,6 +158,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				a.MCP = new(MCPConfig)
 			}
 			err = a.MCP.unmarshalCaddyfile(d)
+		case "memory":
+			if a.Memory == nil {
+				a.Memory = new(MemoryConfig)
+			}
+			err = a.Memory.unmarshalCaddyfile(d)
 
 		default:
 			err = d.Errf("unrecognized llm option '%s'", d.Val())

@@ -86,6 +86,8 @@ func (s *Store) MergeGuest(_ context.Context, guestID, userID int64, now time.Ti
 		delete(s.settings, guestID)
 	}
 
+	s.mergeMemoryItemsLocked(guestID, userID) // memory_items.go
+
 	for id, t := range s.tombstones {
 		if t.userID == guestID {
 			t.userID = userID

@@ -75,6 +75,7 @@ func (s *Store) deleteUser(u *store.User) {
 	delete(s.conversationsByUser, id)
 	delete(s.settings, id)
 	s.deleteUserResponses(id)
+	s.deleteMemoryItemsLocked(id)
 	for publicID, t := range s.tombstones {
 		if t.userID == id {
 			delete(s.tombstones, publicID)

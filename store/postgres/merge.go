@@ -141,6 +141,9 @@ WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM user_settings WHERE user_id = $
 		if _, err := tx.Exec(qctx, `UPDATE list_tombstones SET user_id = $2 WHERE user_id = $1`, guestID, userID); err != nil {
 			return err
 		}
+		if err := mergeMemoryItems(qctx, tx, guestID, userID); err != nil { // memory_items.go
+			return err
+		}
 
 		// The guest's sessions end.
 		_, err = tx.Exec(qctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, guestID, now)

@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Retention", testRetention},
 		{"Responses", testResponses},
 		{"Turns", testTurns},
+		{"MemoryItems", testMemoryItems},                 // memory_items.go
+		{"PendingObservations", testPendingObservations}, // memory_pending.go
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -55,6 +55,9 @@ func compose(model string, body []byte, r *wire.ChatCompletionRequest) *answer {
 
 // replyText is the full text before stop and max_tokens apply.
 func replyText(model string, r *wire.ChatCompletionRequest) string {
+	if text, ok := extractionAnswer(r); ok {
+		return text
+	}
 	if n := len(r.Messages); n > 0 && r.Messages[n-1].Role == wire.RoleTool {
 		return "The tool returned: " + strings.TrimSpace(r.Messages[n-1].Content.PlainText())
 	}

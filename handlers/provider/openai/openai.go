@@ -87,7 +87,9 @@ type Provider struct {
 	transport *http.Transport // nil when the caller supplied Transport
 	chatURL   string
 	modelsURL string
-	header    http.Header // sent with every request; never logged
+	// embeddingsURL is POST …/embeddings (embeddings.go).
+	embeddingsURL string
+	header        http.Header // sent with every request; never logged
 }
 
 // New returns a provider for cfg. It does not contact the upstream.
@@ -113,6 +115,8 @@ func New(cfg Config) (*Provider, error) {
 		info:      provider.Info{ID: cfg.ID, Name: cfg.Name, Kind: Kind},
 		chatURL:   upstream.Endpoint(base, "chat/completions"),
 		modelsURL: upstream.Endpoint(base, "models"),
+
+		embeddingsURL: upstream.Endpoint(base, "embeddings"),
 	}
 	if p.info.Name == "" {
 		p.info.Name = cfg.ID
