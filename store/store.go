@@ -54,6 +54,7 @@ type Store interface {
 	ConversationStore
 	SettingsStore
 	RetentionStore
+	UsageStore
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

@@ -74,6 +74,7 @@ func (s *Store) deleteUser(u *store.User) {
 	}
 	delete(s.conversationsByUser, id)
 	delete(s.settings, id)
+	s.usage.deleteUser(id)
 	for publicID, t := range s.tombstones {
 		if t.userID == id {
 			delete(s.tombstones, publicID)

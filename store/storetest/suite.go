@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MergeGuest", testMergeGuest},
 		{"DeletedCursor", testDeletedCursor},
 		{"Retention", testRetention},
+		{"Usage", testUsage},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
