@@ -52,11 +52,11 @@ func (s *Store) InsertUsage(ctx context.Context, records []store.UsageRecord) (i
 	}
 	n := len(records)
 	var (
-		ids, requestIDs, models, providers, errorCodes = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ids, requestIDs, models, providers, errorCodes       = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		userIDs, keyIDs, prompt, completion, cost, ttft, dur = make([]int64, n), make([]*int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		estimated, stream, incomplete                       = make([]bool, n), make([]bool, n), make([]bool, n)
-		status                                              = make([]int32, n)
-		created                                             = make([]time.Time, n)
+		estimated, stream, incomplete                        = make([]bool, n), make([]bool, n), make([]bool, n)
+		status                                               = make([]int32, n)
+		created                                              = make([]time.Time, n)
 	)
 	now := time.Now()
 	for i, r := range records {

@@ -17,7 +17,9 @@ func testUsage(t *testing.T, s store.Store) {
 	must(t, "CreateAPIKey", err)
 
 	hour := now().Truncate(time.Hour)
-	at := func(h int, m int) time.Time { return hour.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	at := func(h int, m int) time.Time {
+		return hour.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+	}
 	rec := func(id string, user store.User, keyID int64, model string, prompt, completion, cost int64, created time.Time) store.UsageRecord {
 		return store.UsageRecord{
 			ID: RandomName(id), RequestID: "req-" + id, UserID: user.ID, APIKeyID: keyID, Model: model, Provider: "up",
