@@ -33,12 +33,18 @@ type Tokens struct {
 // Total returns prompt plus completion tokens.
 func (t Tokens) Total() int64 { return t.Prompt + t.Completion }
 
-// Metered returns the tokens of an outcome.
+// Metered returns the tokens of an outcome: the upstream's count, else an
+// estimate for an answer that started (a stream cut short), else none (the
+// upstream failed before answering).
 func Metered(o *chat.Outcome) Tokens {
-	if o.HasUsage {
+	switch {
+	case o.HasUsage:
 		return Tokens{Prompt: int64(o.Usage.PromptTokens), Completion: int64(o.Usage.CompletionTokens)}
+	case o.Status == http.StatusOK:
+		return Tokens{Prompt: int64(o.EstimatedPromptTokens), Completion: int64(o.Chunks), Estimated: true}
+	default:
+		return Tokens{}
 	}
-	return Tokens{Prompt: int64(o.EstimatedPromptTokens), Completion: int64(o.Chunks), Estimated: true}
 }
 
 // Recorder is a chat.Observer that records the usage of every request that
@@ -66,10 +72,6 @@ func (rec *Recorder) Done(r *http.Request, o *chat.Outcome) {
 		return
 	}
 	t := Metered(o)
-	if !o.HasUsage && o.Status != http.StatusOK {
-		// Failed before answering: the upstream took nothing we know of.
-		t = Tokens{}
-	}
 	ur := store.UsageRecord{
 		RequestID:        r.Header.Get("X-Request-Id"),
 		UserID:           p.UserID,
@@ -78,7 +80,7 @@ func (rec *Recorder) Done(r *http.Request, o *chat.Outcome) {
 		PromptTokens:     t.Prompt,
 		CompletionTokens: t.Completion,
 		CostNanos:        rec.Prices[o.Model].CostNanos(t.Prompt, t.Completion),
-		Estimated:        t.Estimated && (t.Prompt != 0 || t.Completion != 0),
+		Estimated:        t.Estimated,
 		Stream:           o.Stream,
 		Incomplete:       o.Incomplete,
 		Status:           o.Status,

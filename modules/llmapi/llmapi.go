@@ -55,8 +55,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	chatHandler := &chat.Handler{
 		Router:   app.Router(),
 		Logger:   h.logger.Named("chat"),
-		Observer: chatObserver{metrics: app.Metrics()},
-		Media:    app.Media(),
+		Observer: observers(chatObserver{metrics: app.Metrics()}, app.UsageObserver()),
+		// Token limits: reserved before the upstream call, settled after.
+		Quota: app.Quota(),
+		Media: app.Media(),
 		// Chat requests that name a conversation are recorded into it.
 		Conversations: &chat.Recorder{Store: st, Logger: h.logger.Named("turns")},
 		// A user's enable_tools: false removes tools from their requests.
@@ -71,6 +73,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		chatHandler,
 		app.MCPAggregator().Endpoint(chatHandler),
 		&models.Handler{Router: app.Router()},
+		app.UsageAPI(),
 	)
 	h.api = api
 	app.SetRoutes(api)

@@ -73,6 +73,11 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		mcp {
 //			<the mcp options>
 //		}
+//
+//		# Usage metering, prices, token limits (usage_caddyfile.go)
+//		usage {
+//			<the usage options>
+//		}
 //	}
 //
 // Each block's options are documented with its parser: provider kinds at
@@ -152,6 +157,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				a.MCP = new(MCPConfig)
 			}
 			err = a.MCP.unmarshalCaddyfile(d)
+		case "usage":
+			if a.Usage == nil {
+				a.Usage = new(UsageConfig)
+			}
+			err = a.Usage.unmarshalCaddyfile(d)
 
 		default:
 			err = d.Errf("unrecognized llm option '%s'", d.Val())

@@ -13,6 +13,9 @@ import (
 // usageState holds usage records by user and their hourly aggregates. The
 // store's mu guards it.
 type usageState struct {
+	// order holds the user of each record in insertion order, for dropping
+	// the oldest records beyond MaxUsageRecords.
+	order   []int64
 	ids     map[string]struct{}
 	byUser  map[int64][]store.UsageRecord // in insertion order
 	hourly  map[usageHourKey]*usageTotals
@@ -39,6 +42,52 @@ func (u *usageState) init() {
 	}
 }
 
+// MaxUsageRecords bounds the usage records an in-memory store keeps: past
+// it, the oldest go (their hourly aggregates, which the usage API reads,
+// stay). The embedded store is for a single node without a database; this
+// keeps metering's memory bounded there whatever the traffic.
+const MaxUsageRecords = 100_000
+
+// trim drops the oldest records beyond MaxUsageRecords. Callers hold mu for
+// writing.
+func (u *usageState) trim() {
+	for len(u.order) > MaxUsageRecords {
+		id := u.order[0]
+		u.order = u.order[1:]
+		if recs := u.byUser[id]; len(recs) > 0 {
+			delete(u.ids, recs[0].ID)
+			if len(recs) == 1 {
+				delete(u.byUser, id)
+			} else {
+				u.byUser[id] = recs[1:]
+			}
+		}
+	}
+	if len(u.order) == 0 {
+		u.order = nil
+	}
+}
+
+// reorder rebuilds order from the records left. Callers hold mu for
+// writing.
+func (u *usageState) reorder() {
+	type entry struct {
+		user int64
+		at   time.Time
+	}
+	var all []entry
+	for id, recs := range u.byUser {
+		for _, r := range recs {
+			all = append(all, entry{id, r.CreatedAt})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b entry) int { return a.at.Compare(b.at) })
+	u.order = u.order[:0]
+	for _, e := range all {
+		u.order = append(u.order, e.user)
+	}
+}
+
 // deleteUser drops a user's usage, as ON DELETE CASCADE does. Callers hold
 // mu for writing.
 func (u *usageState) deleteUser(id int64) {
@@ -46,6 +95,7 @@ func (u *usageState) deleteUser(id int64) {
 		delete(u.ids, r.ID)
 	}
 	delete(u.byUser, id)
+	u.order = slices.DeleteFunc(u.order, func(o int64) bool { return o == id })
 	for k := range u.perUser[id] {
 		delete(u.hourly, k)
 	}
@@ -78,6 +128,7 @@ func (s *Store) InsertUsage(ctx context.Context, records []store.UsageRecord) (i
 		r.CreatedAt = normTime(r.CreatedAt)
 		u.ids[r.ID] = struct{}{}
 		u.byUser[r.UserID] = append(u.byUser[r.UserID], r)
+		u.order = append(u.order, r.UserID)
 		k := usageHourKey{r.UserID, r.APIKeyID, r.Model, r.CreatedAt.Truncate(time.Hour).Unix()}
 		t := u.hourly[k]
 		if t == nil {
@@ -94,6 +145,7 @@ func (s *Store) InsertUsage(ctx context.Context, records []store.UsageRecord) (i
 		t.cost += r.CostNanos
 		n++
 	}
+	u.trim()
 	return n, nil
 }
 
@@ -187,6 +239,9 @@ func (s *Store) PurgeUsage(_ context.Context, recordsBefore, aggregatesBefore ti
 				u.byUser[id] = kept
 			}
 		}
+	}
+	if n > 0 {
+		u.reorder()
 	}
 	if !aggregatesBefore.IsZero() {
 		cut := aggregatesBefore.Unix()

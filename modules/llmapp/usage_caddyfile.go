@@ -1,0 +1,102 @@
+package llmapp
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-llm/gateway/modules/internal/cfargs"
+)
+
+// unmarshalCaddyfile reads the usage block of the `llm` option:
+//
+//	usage {
+//		off
+//		flush_interval      <duration>
+//		max_buffer          <n>
+//		retention           <duration>
+//		aggregate_retention <duration>
+//		retention_interval  <duration>
+//		price <model> <input per 1M tokens> <output per 1M tokens>
+//		admin_role          <role>
+//		tokens guest|user|api_key [<n>/<period>...]
+//		default_max_tokens  <n>
+//		tokens_fail_closed
+//	}
+//
+// `tokens` takes the tier's token limits ("100000/min 2000000/day", also
+// comma-separated, so one environment variable can hold them); none, as
+// from an unset variable, leaves the tier unlimited.
+func (c *UsageConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "off":
+			c.Disabled = true
+			err = cfargs.Flag(d)
+		case "flush_interval":
+			c.FlushInterval, err = cfargs.Duration(d)
+		case "max_buffer":
+			c.MaxBuffer, err = cfargs.Int(d)
+		case "retention":
+			c.Retention, err = cfargs.Duration(d)
+		case "aggregate_retention":
+			c.AggregateRetention, err = cfargs.Duration(d)
+		case "retention_interval":
+			c.RetentionInterval, err = cfargs.Duration(d)
+		case "price":
+			err = c.unmarshalPrice(d)
+		case "admin_role":
+			c.AdminRole = cfargs.FirstNonEmpty(d)
+		case "tokens":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			tier := d.Val()
+			limits := cfargs.Fields(d)
+			if c.TokenLimits == nil {
+				c.TokenLimits = make(map[string][]string)
+			}
+			c.TokenLimits[tier] = append(c.TokenLimits[tier], limits...)
+			if len(c.TokenLimits[tier]) == 0 {
+				delete(c.TokenLimits, tier)
+			}
+		case "default_max_tokens":
+			c.DefaultMaxTokens, err = cfargs.Int(d)
+		case "tokens_fail_closed":
+			c.TokenLimitsFailClosed = true
+			err = cfargs.Flag(d)
+		default:
+			err = d.Errf("unrecognized usage option '%s'", opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarshalPrice reads `price <model> <input> <output>`, in the prices'
+// unit (USD) per million tokens.
+func (c *UsageConfig) unmarshalPrice(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) != 3 {
+		return d.ArgErr()
+	}
+	var p PriceConfig
+	for i, dst := range []*float64{&p.Input, &p.Output} {
+		v, err := strconv.ParseFloat(args[i+1], 64)
+		if err != nil || v < 0 || v > 1e6 {
+			return d.Errf("price of %s: '%s' is not a price per million tokens", args[0], args[i+1])
+		}
+		*dst = v
+	}
+	if c.Prices == nil {
+		c.Prices = make(map[string]PriceConfig)
+	}
+	c.Prices[args[0]] = p
+	return nil
+}
