@@ -41,6 +41,17 @@ CREATE TABLE usage_hourly (
 );
 CREATE INDEX usage_hourly_hour_idx ON usage_hourly (hour);
 
+-- Limits set on a user (api_key_id 0) or on one of its keys, beyond the
+-- Caddyfile's defaults (store.UsageLimits, as JSON).
+CREATE TABLE usage_limits (
+    user_id    bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    api_key_id bigint      NOT NULL DEFAULT 0,
+    limits     jsonb       NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, api_key_id)
+);
+
 -- +goose Down
+DROP TABLE usage_limits;
 DROP TABLE usage_hourly;
 DROP TABLE usage_records;

@@ -55,6 +55,7 @@ type Store interface {
 	SettingsStore
 	RetentionStore
 	UsageStore
+	UsageLimitStore
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

@@ -89,3 +89,34 @@ type UsageStore interface {
 	// time: skipped reports that another one holds the lock.
 	PurgeUsage(ctx context.Context, recordsBefore, aggregatesBefore time.Time, batch int) (deleted int64, skipped bool, err error)
 }
+
+// UsageLimits are an operator's or a user's limits on one user (APIKeyID
+// zero) or one of its API keys, beyond the configured defaults. A zero
+// value leaves that limit to the defaults.
+type UsageLimits struct {
+	// Budgets: tokens, or cost in nanos of the prices' unit, per UTC day
+	// and per UTC month.
+	TokensPerDay      int64 `json:"tokens_per_day,omitempty"`
+	TokensPerMonth    int64 `json:"tokens_per_month,omitempty"`
+	CostNanosPerDay   int64 `json:"cost_nanos_per_day,omitempty"`
+	CostNanosPerMonth int64 `json:"cost_nanos_per_month,omitempty"`
+	// TokensPerMinute is a token rate limit of its own, within the tier's.
+	TokensPerMinute int64 `json:"tokens_per_minute,omitempty"`
+	// Models restricts a key to these public model ids; none allows all.
+	Models []string `json:"models,omitempty"`
+	// SetByAdmin reports limits an operator set: the user may lower them
+	// but not raise or remove them.
+	SetByAdmin bool `json:"set_by_admin,omitempty"`
+}
+
+// UsageLimitStore keeps UsageLimits.
+type UsageLimitStore interface {
+	// GetUsageLimits returns the limits of the user (apiKeyID zero) or of
+	// one of its keys; ErrNotFound when none are set.
+	GetUsageLimits(ctx context.Context, userID, apiKeyID int64) (UsageLimits, error)
+	// PutUsageLimits sets them; a key that is not the user's is
+	// ErrNotFound.
+	PutUsageLimits(ctx context.Context, userID, apiKeyID int64, l UsageLimits) error
+	// DeleteUsageLimits removes them; none set is ErrNotFound.
+	DeleteUsageLimits(ctx context.Context, userID, apiKeyID int64) error
+}

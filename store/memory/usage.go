@@ -20,6 +20,7 @@ type usageState struct {
 	byUser  map[int64][]store.UsageRecord // in insertion order
 	hourly  map[usageHourKey]*usageTotals
 	perUser map[int64]map[usageHourKey]struct{} // hourly keys of each user, for deletion
+	limits  map[usageLimitKey]store.UsageLimits // usage_limits.go
 }
 
 type usageHourKey struct {
@@ -100,6 +101,11 @@ func (u *usageState) deleteUser(id int64) {
 		delete(u.hourly, k)
 	}
 	delete(u.perUser, id)
+	for k := range u.limits {
+		if k.userID == id {
+			delete(u.limits, k)
+		}
+	}
 }
 
 // InsertUsage implements store.UsageStore.
