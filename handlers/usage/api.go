@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -36,6 +37,10 @@ type Handler struct {
 	// OIDCIssuer is the issuer whose tokens may carry AdminRole.
 	OIDCIssuer string
 	Logger     *zap.Logger
+	// Quota, when set, is the gateway's quota: the limits API forgets
+	// its cached limits after a change, and checks that users only lower
+	// their keys' limits below its defaults.
+	Quota *Quota
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -45,6 +50,12 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	routes := httpx.Routes{Resource: "usage", Logger: h.Logger}
 	mux.HandleFunc("GET "+PathUsage, routes.Handle(h.own))
 	mux.HandleFunc("GET "+PathAdminUsage, routes.Handle(h.admin))
+	limits := httpx.Routes{Resource: "limits", Logger: h.Logger}
+	for _, m := range []string{"GET ", "PUT ", "DELETE "} {
+		mux.HandleFunc(m+PathAdminLimits, limits.Handle(h.adminLimits))
+	}
+	mux.HandleFunc("GET "+PathKeyLimits, limits.Handle(h.keyLimits))
+	mux.HandleFunc("PUT "+PathKeyLimits, limits.Handle(h.keyLimits))
 }
 
 // Bounds of the query.
@@ -326,3 +337,5 @@ func str(p *string) string {
 	}
 	return *p
 }
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -3,6 +3,7 @@ package usage
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers/chat"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/handlers/ratelimit"
+	"github.com/caddy-llm/gateway/store"
 )
 
 // DefaultMaxTokens is what a request reserves for its answer when neither
@@ -23,7 +25,11 @@ const (
 	HeaderResetTokens     = "X-Ratelimit-Reset-Tokens"
 )
 
-// Quota is a chat.Quota enforcing token rate limits per principal tier.
+// Quota is a chat.Quota enforcing, before a request goes upstream: an API
+// key's model scope (404 model_not_found), token rate limits per principal
+// tier and per key (429 rate_limit_exceeded), and budgets per user and per
+// key (429 insufficient_quota). Limits set in the store (Limits) override
+// the configured defaults.
 type Quota struct {
 	// Tokens keeps the token buckets. Required.
 	Tokens *ratelimit.TokenLimiter
@@ -39,6 +45,13 @@ type Quota struct {
 	DefaultMaxTokens int
 	// OnDecision, when set, counts each decision.
 	OnDecision func(allowed, degraded bool)
+	// Budgets are the default budgets.
+	Budgets []BudgetRule
+	// Prices cost the requests for cost budgets.
+	Prices map[string]Price
+	// Limits, when set, holds the limits operators and users set on users
+	// and keys (see LimitCache).
+	Limits *LimitCache
 }
 
 // Admit implements chat.Quota.
@@ -47,8 +60,27 @@ func (q *Quota) Admit(w http.ResponseWriter, r *http.Request, req chat.QuotaRequ
 	if p == nil {
 		return nil, nil
 	}
+	var userLimits, keyLimits store.UsageLimits
+	if q.Limits != nil {
+		userLimits = q.Limits.Get(r.Context(), p.UserID, 0)
+		if p.Kind == principal.KindAPIKey {
+			keyLimits = q.Limits.Get(r.Context(), p.UserID, p.APIKeyID)
+			if len(keyLimits.Models) > 0 && !slices.Contains(keyLimits.Models, req.Model) {
+				return nil, ErrModelNotFound(req.Model)
+			}
+		}
+	}
 	limits := q.Tiers[p.Kind]
-	if len(limits) == 0 {
+	if keyLimits.TokensPerMinute > 0 {
+		own := ratelimit.Limit{Name: "tokens/key", Rate: int(min(keyLimits.TokensPerMinute, 1<<31-1)), Period: time.Minute}
+		if !slices.ContainsFunc(limits, func(l ratelimit.Limit) bool { return l.String() == own.String() }) {
+			limits = append(slices.Clip(limits), own)
+			_ = ratelimit.SortTokenLimits(limits)
+		}
+	}
+	now := time.Now().UTC()
+	budgets, rules := q.budgets(p, userLimits, keyLimits, now)
+	if len(limits) == 0 && len(budgets) == 0 {
 		return nil, nil
 	}
 	maxTokens := req.MaxTokens
@@ -59,14 +91,20 @@ func (q *Quota) Admit(w http.ResponseWriter, r *http.Request, req chat.QuotaRequ
 		}
 	}
 	estimate := int64(req.PromptTokens) + int64(maxTokens)
-	resv, res, err := q.Tokens.Reserve(r.Context(), q.Prefix+ratelimit.PrincipalKey(p), limits, estimate)
+	tag := "{" + p.UserPublicID + "}:"
+	resv, res, err := q.Tokens.Reserve(r.Context(), tag+q.Prefix+ratelimit.PrincipalKey(p), limits, estimate, budgets)
 	if q.OnDecision != nil {
 		q.OnDecision(res.Allowed, err != nil || res.Degraded)
 	}
 	if err != nil {
 		return nil, ratelimit.UnavailableError()
 	}
-	writeTokenHeaders(w.Header(), res)
+	if res.OverBudget >= 0 {
+		return nil, rules[res.OverBudget].exceeded()
+	}
+	if len(limits) > 0 {
+		writeTokenHeaders(w.Header(), res)
+	}
 	if !res.Allowed {
 		if res.TooLarge {
 			return nil, apierr.New(http.StatusTooManyRequests, "rate_limit_exceeded",
@@ -79,10 +117,42 @@ func (q *Quota) Admit(w http.ResponseWriter, r *http.Request, req chat.QuotaRequ
 				" tokens left, this request may take "+strconv.FormatInt(estimate, 10)+". Retry after "+formatReset(res.RetryAfter)+".")
 	}
 	return func(o *chat.Outcome) {
+		t := Metered(o)
+		var charges []int64
+		if len(rules) > 0 {
+			charges = make([]int64, len(rules))
+			cost := q.Prices[o.Model].CostNanos(t.Prompt, t.Completion)
+			for i, rule := range rules {
+				charges[i] = t.Total()
+				if rule.Cost {
+					charges[i] = cost
+				}
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Second)
 		defer cancel()
-		q.Tokens.Settle(ctx, resv, Metered(o).Total())
+		q.Tokens.Settle(ctx, resv, t.Total(), charges)
 	}, nil
+}
+
+// ModelVisible reports whether the caller of r may use the model: false
+// only for an API key restricted to other models. /v1/models lists only
+// those.
+func (q *Quota) ModelVisible(r *http.Request, model string) bool {
+	p := principal.From(r.Context())
+	if p == nil || p.Kind != principal.KindAPIKey || q.Limits == nil {
+		return true
+	}
+	models := q.Limits.Get(r.Context(), p.UserID, p.APIKeyID).Models
+	return len(models) == 0 || slices.Contains(models, model)
+}
+
+// ErrModelNotFound is OpenAI's answer for a model a key may not use: the
+// same as for one that does not exist.
+func ErrModelNotFound(model string) *apierr.Error {
+	e := apierr.New(http.StatusNotFound, "model_not_found", "The model `"+model+"` does not exist or you do not have access to it.")
+	e.Param = "model"
+	return e
 }
 
 func writeTokenHeaders(h http.Header, res ratelimit.TokenResult) {

@@ -72,7 +72,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		&settings.Handler{Store: st, Logger: h.logger.Named("settings")},
 		chatHandler,
 		app.MCPAggregator().Endpoint(chatHandler),
-		&models.Handler{Router: app.Router()},
+		&models.Handler{Router: app.Router(), Visible: app.ModelVisible},
 		app.UsageAPI(),
 	)
 	h.api = api

@@ -4,11 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/caddy-llm/gateway/handlers/chat"
 	"github.com/caddy-llm/gateway/handlers/principal"
@@ -54,6 +56,41 @@ type UsageConfig struct {
 	// TokenLimitsFailClosed refuses requests with 503 while Redis cannot
 	// decide; the default decides them with in-process buckets.
 	TokenLimitsFailClosed bool `json:"token_limits_fail_closed,omitempty"`
+	// Budgets are the default budgets per user and per API key; operators
+	// override them per user or key through /v1/admin/usage/limits, and
+	// users lower them on their own keys.
+	Budgets []BudgetConfig `json:"budgets,omitempty"`
+}
+
+// BudgetConfig is a default budget: Amount tokens or cost (in the prices'
+// unit) per UTC day or month, on each user or on each API key.
+type BudgetConfig struct {
+	// Scope is "user" or "api_key".
+	Scope string `json:"scope"`
+	// Kind is "tokens" or "cost".
+	Kind   string  `json:"kind"`
+	Amount float64 `json:"amount"`
+	// Period is "day" or "month".
+	Period string `json:"period"`
+}
+
+func (b BudgetConfig) rule() (usage.BudgetRule, error) {
+	r := usage.BudgetRule{Scope: b.Scope, Period: b.Period, Cost: b.Kind == "cost"}
+	switch {
+	case b.Scope != usage.ScopeUser && b.Scope != usage.ScopeAPIKey:
+		return r, fmt.Errorf("usage: budget scope %q (want user or api_key)", b.Scope)
+	case b.Kind != "tokens" && b.Kind != "cost":
+		return r, fmt.Errorf("usage: budget kind %q (want tokens or cost)", b.Kind)
+	case b.Period != usage.PeriodDay && b.Period != usage.PeriodMonth:
+		return r, fmt.Errorf("usage: budget period %q (want day or month)", b.Period)
+	case b.Amount <= 0 || b.Amount > 1e12:
+		return r, fmt.Errorf("usage: budget amount %v out of range", b.Amount)
+	}
+	r.Amount = int64(b.Amount)
+	if r.Cost {
+		r.Amount = int64(b.Amount * 1e9)
+	}
+	return r, nil
 }
 
 // PriceConfig is a model's price per million tokens.
@@ -138,10 +175,11 @@ func (a *App) provisionUsage(ctx caddy.Context) error {
 		}
 		a.usage.recorder = &usage.Recorder{Writer: w, Prices: prices, OnRecord: usageMetrics.record}
 	}
-	return a.provisionTokenLimits(c)
+	return a.provisionQuota(c)
 }
 
-func (a *App) provisionTokenLimits(c *UsageConfig) error {
+// provisionQuota builds the quota: token limits, budgets, key scopes.
+func (a *App) provisionQuota(c *UsageConfig) error {
 	tiers := make(map[string][]ratelimit.Limit)
 	kinds := make([]string, 0, len(c.TokenLimits))
 	for kind, specs := range c.TokenLimits {
@@ -168,8 +206,17 @@ func (a *App) provisionTokenLimits(c *UsageConfig) error {
 		tiers[kind] = limits
 		kinds = append(kinds, kind)
 	}
-	if len(tiers) == 0 {
-		return nil
+	var budgets []usage.BudgetRule
+	for _, b := range c.Budgets {
+		r, err := b.rule()
+		if err != nil {
+			return err
+		}
+		budgets = append(budgets, r)
+	}
+	prices := make(map[string]usage.Price, len(c.Prices))
+	for model, p := range c.Prices {
+		prices[model] = usage.Price{InputPerMillion: p.Input, OutputPerMillion: p.Output}
 	}
 	// The limits are part of the bucket keys: a reload that changes them
 	// starts from fresh buckets, as the request limits do.
@@ -188,6 +235,9 @@ func (a *App) provisionTokenLimits(c *UsageConfig) error {
 		OnDecision: func(allowed, degraded bool) {
 			metrics.RateLimitDecision("tokens", allowed, degraded)
 		},
+		Budgets: budgets,
+		Prices:  prices,
+		Limits:  &usage.LimitCache{Store: a.store, Logger: a.logger.Named("usage")},
 	}
 	if c.TokenLimitsFailClosed {
 		a.RequireRedis()
@@ -202,13 +252,15 @@ var (
 	tokenLimiters   = map[tokenLimiterKey]*ratelimit.TokenLimiter{}
 )
 
+// tokenLimiterKey is the Redis client itself (nil: none), not its settings:
+// a client closed by the Redis pool is never reused.
 type tokenLimiterKey struct {
-	redis      redisKey
+	redis      redis.UniversalClient
 	failClosed bool
 }
 
 func (a *App) tokenLimiter(failClosed bool) *ratelimit.TokenLimiter {
-	key := tokenLimiterKey{a.redisKey, failClosed}
+	key := tokenLimiterKey{a.redis, failClosed}
 	tokenLimitersMu.Lock()
 	defer tokenLimitersMu.Unlock()
 	if tl := tokenLimiters[key]; tl != nil {
@@ -247,8 +299,14 @@ func (a *App) UsageObserver() chat.Observer {
 	return a.usage.recorder
 }
 
-// Quota returns the token limits, a chat.Quota, or nil when none is
-// configured.
+// ModelVisible reports whether the caller of r may use the model (API
+// keys may be restricted to some models).
+func (a *App) ModelVisible(r *http.Request, model string) bool {
+	return a.usage.quota == nil || a.usage.quota.ModelVisible(r, model)
+}
+
+// Quota returns the quota (token limits, budgets, key scopes), a
+// chat.Quota.
 func (a *App) Quota() chat.Quota {
 	if a.usage.quota == nil {
 		return nil
@@ -258,7 +316,7 @@ func (a *App) Quota() chat.Quota {
 
 // UsageAPI returns the usage API's routes.
 func (a *App) UsageAPI() *usage.Handler {
-	h := &usage.Handler{Store: a.store, Logger: a.logger.Named("usage")}
+	h := &usage.Handler{Store: a.store, Logger: a.logger.Named("usage"), Quota: a.usage.quota}
 	if a.Usage != nil {
 		h.AdminRole = a.Usage.AdminRole
 	}

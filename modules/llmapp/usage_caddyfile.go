@@ -2,6 +2,7 @@ package llmapp
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -22,6 +23,7 @@ import (
 //		tokens guest|user|api_key [<n>/<period>...]
 //		default_max_tokens  <n>
 //		tokens_fail_closed
+//		budget user|api_key tokens|cost <amount>/day|month
 //	}
 //
 // `tokens` takes the tier's token limits ("100000/min 2000000/day", also
@@ -66,6 +68,8 @@ func (c *UsageConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "default_max_tokens":
 			c.DefaultMaxTokens, err = cfargs.Int(d)
+		case "budget":
+			err = c.unmarshalBudget(d)
 		case "tokens_fail_closed":
 			c.TokenLimitsFailClosed = true
 			err = cfargs.Flag(d)
@@ -98,5 +102,25 @@ func (c *UsageConfig) unmarshalPrice(d *caddyfile.Dispenser) error {
 		c.Prices = make(map[string]PriceConfig)
 	}
 	c.Prices[args[0]] = p
+	return nil
+}
+
+// unmarshalBudget reads `budget <scope> <kind> <amount>/<period>`, like
+// `budget user cost 10/month`.
+func (c *UsageConfig) unmarshalBudget(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) != 3 {
+		return d.ArgErr()
+	}
+	amount, period, ok := strings.Cut(args[2], "/")
+	v, err := strconv.ParseFloat(amount, 64)
+	if !ok || err != nil {
+		return d.Errf("budget: '%s' is not <amount>/day or <amount>/month", args[2])
+	}
+	b := BudgetConfig{Scope: args[0], Kind: args[1], Amount: v, Period: period}
+	if _, err := b.rule(); err != nil {
+		return d.Err(err.Error())
+	}
+	c.Budgets = append(c.Budgets, b)
 	return nil
 }
