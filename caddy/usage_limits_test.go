@@ -71,7 +71,9 @@ func TestTokenLimitThroughCaddy(t *testing.T) {
 
 	// A stream holding 600 in flight leaves no room for another 600.
 	done := make(chan []string)
-	go func() { done <- rawStreamNoFail(e.gateway, alice, `{"model":"m-slow","stream":true,"max_tokens":600,"messages":[{"role":"user","content":"hi"}]}`) }()
+	go func() {
+		done <- rawStreamNoFail(e.gateway, alice, `{"model":"m-slow","stream":true,"max_tokens":600,"messages":[{"role":"user","content":"hi"}]}`)
+	}()
 	<-started // the upstream was called: the stream's reservation is in Redis
 	r = chat("m-fast", 600)
 	wantError(t, r, http.StatusTooManyRequests, "rate_limit_exceeded")
