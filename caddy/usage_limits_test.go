@@ -47,7 +47,8 @@ func TestTokenLimitThroughCaddy(t *testing.T) {
 		usage {
 			flush_interval 50ms
 			tokens user 1000/min 100000/day
-		}`, storetest.RedisURL(), fast.URL, slow.URL)})
+		}`, storetest.RedisURL(), fast.URL, slow.URL),
+		Routes: "llm_rate_limit /v1/chat/completions {\n\t\t\tuser 1000/min\n\t\t}"})
 	alice := e.oidc.token("alice-" + storetest.RandomName(""))
 	chat := func(model string, maxTokens int) response {
 		return e.do("POST", "/v1/chat/completions", map[string]any{
@@ -61,6 +62,10 @@ func TestTokenLimitThroughCaddy(t *testing.T) {
 	}
 	if r.Header.Get("X-Ratelimit-Limit-Tokens") != "1000" || r.Header.Get("X-Ratelimit-Remaining-Tokens") == "" || r.Header.Get("X-Ratelimit-Reset-Tokens") == "" {
 		t.Fatalf("token headers of an admitted request: %v", r.Header)
+	}
+	// The request limit under OpenAI's names too.
+	if r.Header.Get("X-Ratelimit-Limit-Requests") != "1000" || r.Header.Get("X-Ratelimit-Remaining-Requests") != "999" || r.Header.Get("X-Ratelimit-Reset-Requests") == "" {
+		t.Fatalf("request-limit headers: %v", r.Header)
 	}
 	// It reserved about 600 and settled to 3+5: nearly all is back.
 	r = chat("m-fast", 600)

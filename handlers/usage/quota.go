@@ -163,11 +163,6 @@ func writeTokenHeaders(h http.Header, res ratelimit.TokenResult) {
 
 // formatReset writes a duration as OpenAI's reset headers do ("1s",
 // "6m0s", "250ms").
-func formatReset(d time.Duration) string {
-	if d < time.Second {
-		return strconv.FormatInt(max(d.Milliseconds(), 0), 10) + "ms"
-	}
-	return d.Round(time.Second).String()
-}
+func formatReset(d time.Duration) string { return ratelimit.ResetDuration(d) }
 
 var _ chat.Quota = (*Quota)(nil)

@@ -182,6 +182,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	ratelimit.WriteHeaders(w.Header(), res, h.By == ByIP)
+	if h.By == ByPrincipal {
+		ratelimit.WriteRequestHeaders(w.Header(), res) // OpenAI's names, for its SDKs
+	}
 	if !res.Allowed {
 		apierr.Write(w, ratelimit.ExceededError(res))
 		return nil
