@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/principal"
@@ -130,6 +131,7 @@ type LimitCache struct {
 
 	mu      sync.Mutex
 	entries map[[2]int64]limitEntry
+	group   singleflight.Group
 }
 
 type limitEntry struct {
@@ -140,8 +142,15 @@ type limitEntry struct {
 // maxLimitEntries bounds the cache; past it, it starts afresh.
 const maxLimitEntries = 100_000
 
-// Get returns the limits of the user (apiKeyID zero) or key; none set, or a
-// store that fails, gives the zero value (the defaults apply).
+// limitLookupTimeout bounds the store query of a cache miss: a slow or
+// down database must not hold a request; the last known limits (or the
+// defaults) apply meanwhile.
+const limitLookupTimeout = 250 * time.Millisecond
+
+// Get returns the limits of the user (apiKeyID zero) or key; none set gives
+// the zero value (the defaults apply). A store that fails gives the last
+// known limits, kept for another TTL, so that an outage costs one query
+// per user and TTL, not one per request. Concurrent misses share one query.
 func (c *LimitCache) Get(ctx context.Context, userID, apiKeyID int64) store.UsageLimits {
 	k := [2]int64{userID, apiKeyID}
 	now := time.Now()
@@ -151,24 +160,29 @@ func (c *LimitCache) Get(ctx context.Context, userID, apiKeyID int64) store.Usag
 	if ok && now.Before(e.expires) {
 		return e.limits
 	}
-	l, err := c.Store.GetUsageLimits(ctx, userID, apiKeyID)
-	if err != nil && !isNotFound(err) {
-		if c.Logger != nil {
-			c.Logger.Warn("reading usage limits failed; the defaults apply", zap.Error(err))
+	v, _, _ := c.group.Do(strconv.FormatInt(userID, 10)+":"+strconv.FormatInt(apiKeyID, 10), func() (any, error) {
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limitLookupTimeout)
+		defer cancel()
+		l, err := c.Store.GetUsageLimits(qctx, userID, apiKeyID)
+		if err != nil && !isNotFound(err) {
+			if c.Logger != nil {
+				c.Logger.Warn("reading usage limits failed; the last known apply", zap.Error(err))
+			}
+			l = e.limits
 		}
-		return e.limits // the last known, if any
-	}
-	ttl := c.TTL
-	if ttl <= 0 {
-		ttl = DefaultLimitCacheTTL
-	}
-	c.mu.Lock()
-	if c.entries == nil || len(c.entries) >= maxLimitEntries {
-		c.entries = make(map[[2]int64]limitEntry)
-	}
-	c.entries[k] = limitEntry{limits: l, expires: now.Add(ttl)}
-	c.mu.Unlock()
-	return l
+		ttl := c.TTL
+		if ttl <= 0 {
+			ttl = DefaultLimitCacheTTL
+		}
+		c.mu.Lock()
+		if c.entries == nil || len(c.entries) >= maxLimitEntries {
+			c.entries = make(map[[2]int64]limitEntry)
+		}
+		c.entries[k] = limitEntry{limits: l, expires: time.Now().Add(ttl)}
+		c.mu.Unlock()
+		return l, nil
+	})
+	return v.(store.UsageLimits)
 }
 
 // Forget drops a cached entry after a change.
