@@ -1,7 +1,6 @@
 package usage
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -129,9 +128,9 @@ func (q *Quota) Admit(w http.ResponseWriter, r *http.Request, req chat.QuotaRequ
 				}
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Second)
-		defer cancel()
-		q.Tokens.Settle(ctx, resv, t.Total(), charges)
+		// Settle bounds its own Redis call, on a context that outlives
+		// the request's.
+		q.Tokens.Settle(r.Context(), resv, t.Total(), charges)
 	}, nil
 }
 
