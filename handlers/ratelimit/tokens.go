@@ -179,11 +179,17 @@ func (t *TokenLimiter) Reserve(ctx context.Context, key string, limits []Limit, 
 	return res, r, nil
 }
 
+// MinSettleTimeout bounds a settlement's Redis call from below: it runs
+// after the answer was sent, so it can wait longer than a reservation, and
+// a settlement lost to a short timeout would leave the shared buckets and
+// budgets short of what was used.
+const MinSettleTimeout = time.Second
+
 // Settle corrects a reservation to the tokens the request used and charges
-// its budgets (charges[i] to budgets[i]: tokens or cost). It never fails: a
-// correction Redis could not take is logged and lost (the bucket stays
-// charged with the reservation, the safe side; the budget misses the
-// charge).
+// its budgets (charges[i] to budgets[i]: tokens or cost). A reservation the
+// in-process buckets made while Redis failed is charged to Redis in full
+// now, so that the shared counts stay exact once Redis answers again. It
+// never fails: a settlement Redis cannot take is logged and lost.
 func (t *TokenLimiter) Settle(ctx context.Context, res TokenReservation, used int64, charges []int64) {
 	delta := used - res.tokens
 	charged := false
@@ -194,10 +200,13 @@ func (t *TokenLimiter) Settle(ctx context.Context, res TokenReservation, used in
 		return
 	}
 	t.local.settle(res.key, res.limits, res.budgets, delta, charges)
-	if res.local || t.redis == nil {
+	if t.redis == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.timeout)
+	if res.local {
+		delta = used // Redis never saw the reservation
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(t.timeout, MinSettleTimeout))
 	defer cancel()
 	keys := t.keys(res.key, res.limits, res.budgets)
 	args := make([]any, 0, 2+len(res.limits)+2*len(res.budgets))
