@@ -8,8 +8,13 @@
 //     its bound and drops (and counts) the rest. It also runs the records'
 //     retention.
 //   - Handler serves GET /v1/usage (the caller's own usage) and the
-//     operators' GET /v1/admin/usage, in the shape of OpenAI's usage API.
-//   - Quota is a chat.Quota: token rate limits per tier
-//     (handlers/ratelimit.TokenLimiter) checked before the upstream call and
-//     settled to the real usage after it.
+//     operators' GET /v1/admin/usage, in the shape of OpenAI's usage API,
+//     and the limits API (operators on any user or key, users lowering
+//     their own keys' limits).
+//   - Quota is a chat.Quota: an API key's model scope, token rate limits
+//     per tier and per key, and budgets per user and per key, in one
+//     reservation (handlers/ratelimit.TokenLimiter) before the upstream
+//     call, settled to the real usage after it. Any handler that calls a
+//     model (the Responses API) admits and settles through it the same way,
+//     and reports its outcome to the Recorder as a chat.Observer.
 package usage
