@@ -204,14 +204,25 @@ func (w *Writer) flush(ctx context.Context) {
 		}
 		w.mu.Unlock()
 		if err != nil {
-			// The database refused the batch itself: writing it again
-			// would fail again.
+			// The database refused the batch itself (a record of a user
+			// deleted meanwhile, say): writing it again would fail again.
+			// One by one, only the records at fault are dropped.
 			w.logError(err, n)
-			w.drop(n)
+			w.insertEach(ctx, batch)
 			return
 		}
 		if n < w.cfg.MaxBatch {
 			return
+		}
+	}
+}
+
+// insertEach writes a refused batch record by record, dropping (and
+// counting) those the database refuses.
+func (w *Writer) insertEach(ctx context.Context, batch []store.UsageRecord) {
+	for i := range batch {
+		if _, err := w.cfg.Store.InsertUsage(ctx, batch[i:i+1]); err != nil {
+			w.drop(1)
 		}
 	}
 }

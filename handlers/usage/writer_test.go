@@ -12,7 +12,8 @@ import (
 	"github.com/caddy-llm/gateway/store/memory"
 )
 
-// flakyStore fails its writes with ErrUnavailable while down.
+// flakyStore fails its writes with ErrUnavailable while down, and refuses
+// batches holding a record of model "bad" as a database refuses a value.
 type flakyStore struct {
 	*memory.Store
 	down    atomic.Bool
@@ -23,6 +24,11 @@ type flakyStore struct {
 func (f *flakyStore) InsertUsage(ctx context.Context, recs []store.UsageRecord) (int, error) {
 	if f.down.Load() {
 		return 0, fmt.Errorf("inserting usage: %w", store.ErrUnavailable)
+	}
+	for _, r := range recs {
+		if r.Model == "bad" {
+			return 0, fmt.Errorf("inserting usage: %w", store.ErrInvalidValue)
+		}
 	}
 	f.mu.Lock()
 	f.batches = append(f.batches, len(recs))
@@ -126,5 +132,20 @@ func TestWriterCloseDropsAndCountsWhatItCannotWrite(t *testing.T) {
 	_ = w.Close()
 	if dropped.Load() != 2 || w.Len() != 0 {
 		t.Errorf("after Close: dropped %d, buffered %d; want 2 and 0", dropped.Load(), w.Len())
+	}
+}
+
+// A batch the database refuses loses only its records at fault.
+func TestWriterDropsOnlyTheRecordsTheDatabaseRefuses(t *testing.T) {
+	st := &flakyStore{Store: memory.New()}
+	u := newUser(t, st)
+	var dropped atomic.Int64
+	w := NewWriter(WriterConfig{Store: st, FlushInterval: time.Hour, OnDrop: func(n int) { dropped.Add(int64(n)) }})
+	for _, m := range []string{"m", "bad", "m"} {
+		w.Add(store.UsageRecord{UserID: u.ID, Model: m})
+	}
+	_ = w.Close()
+	if n := len(records(t, st, u.ID)); n != 2 || dropped.Load() != 1 {
+		t.Errorf("wrote %d, dropped %d; want 2 and 1", n, dropped.Load())
 	}
 }
