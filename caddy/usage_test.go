@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,7 @@ func TestUsageRecordsAndAPIThroughCaddy(t *testing.T) {
 		}
 		model m-ok {
 			deployment ok
+			price 1000 3000
 		}
 		model m-slow {
 			deployment slow
@@ -120,7 +122,6 @@ func TestUsageRecordsAndAPIThroughCaddy(t *testing.T) {
 		}
 		usage {
 			flush_interval 50ms
-			price m-ok 1000 3000
 			price m-slow 0.5 1.5
 			admin_role gateway-admin
 		}`, ok.URL, slow.URL, broken.URL)})
@@ -180,6 +181,10 @@ func TestUsageRecordsAndAPIThroughCaddy(t *testing.T) {
 	if len(okRecs) != 3 {
 		t.Fatalf("m-ok records: %+v", okRecs)
 	}
+	// A record is made when its handler ends, which may be just after the
+	// client has read the answer and sent the next request: order them by
+	// their prompts (1, 2 and 3 messages) rather than by time.
+	slices.SortFunc(okRecs, func(a, b store.UsageRecord) int { return int(a.PromptTokens - b.PromptTokens) })
 	// The upstream counts 3 prompt tokens a message and a token a word.
 	want := []struct {
 		prompt, completion int64

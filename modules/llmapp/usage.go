@@ -166,16 +166,39 @@ func (a *App) provisionUsage(ctx caddy.Context) error {
 		a.usage.writerKey = &key
 		w := val.(pooledWriter).Writer
 		usageMetrics.watch(w)
-		prices := make(map[string]usage.Price, len(c.Prices))
-		for model, p := range c.Prices {
-			if p.Input < 0 || p.Output < 0 {
-				return fmt.Errorf("usage: price of %s: prices cannot be negative", model)
-			}
-			prices[model] = usage.Price{InputPerMillion: p.Input, OutputPerMillion: p.Output}
+		prices, err := a.prices(c)
+		if err != nil {
+			return err
 		}
 		a.usage.recorder = &usage.Recorder{Writer: w, Prices: prices, OnRecord: usageMetrics.record}
 	}
 	return a.provisionQuota(c)
+}
+
+// prices returns the models' prices: a model block's price, and the usage
+// block's, which takes precedence.
+func (a *App) prices(c *UsageConfig) (map[string]usage.Price, error) {
+	prices := make(map[string]usage.Price, len(c.Prices))
+	add := func(model string, p PriceConfig) error {
+		if p.Input < 0 || p.Output < 0 {
+			return fmt.Errorf("price of %s: prices cannot be negative", model)
+		}
+		prices[model] = usage.Price{InputPerMillion: p.Input, OutputPerMillion: p.Output}
+		return nil
+	}
+	for _, m := range a.Models {
+		if m.Price != nil {
+			if err := add(m.ID, *m.Price); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for model, p := range c.Prices {
+		if err := add(model, p); err != nil {
+			return nil, err
+		}
+	}
+	return prices, nil
 }
 
 // provisionQuota builds the quota: token limits, budgets, key scopes.
@@ -214,9 +237,9 @@ func (a *App) provisionQuota(c *UsageConfig) error {
 		}
 		budgets = append(budgets, r)
 	}
-	prices := make(map[string]usage.Price, len(c.Prices))
-	for model, p := range c.Prices {
-		prices[model] = usage.Price{InputPerMillion: p.Input, OutputPerMillion: p.Output}
+	prices, err := a.prices(c)
+	if err != nil {
+		return err
 	}
 	// The limits are part of the bucket keys: a reload that changes them
 	// starts from fresh buckets, as the request limits do.

@@ -86,23 +86,37 @@ func (c *UsageConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // unmarshalPrice reads `price <model> <input> <output>`, in the prices'
 // unit (USD) per million tokens.
 func (c *UsageConfig) unmarshalPrice(d *caddyfile.Dispenser) error {
-	args := d.RemainingArgs()
-	if len(args) != 3 {
+	if !d.NextArg() {
 		return d.ArgErr()
 	}
-	var p PriceConfig
-	for i, dst := range []*float64{&p.Input, &p.Output} {
-		v, err := strconv.ParseFloat(args[i+1], 64)
-		if err != nil || v < 0 || v > 1e6 {
-			return d.Errf("price of %s: '%s' is not a price per million tokens", args[0], args[i+1])
-		}
-		*dst = v
+	model := d.Val()
+	p, err := priceArgs(d, model)
+	if err != nil {
+		return err
 	}
 	if c.Prices == nil {
 		c.Prices = make(map[string]PriceConfig)
 	}
-	c.Prices[args[0]] = p
+	c.Prices[model] = *p
 	return nil
+}
+
+// priceArgs reads `<input> <output>`, per million tokens, the rest of a
+// price line (of the usage block, or of a model block).
+func priceArgs(d *caddyfile.Dispenser, model string) (*PriceConfig, error) {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return nil, d.Errf("price of %s takes <input per 1M tokens> <output per 1M tokens>", model)
+	}
+	var p PriceConfig
+	for i, dst := range []*float64{&p.Input, &p.Output} {
+		v, err := strconv.ParseFloat(args[i], 64)
+		if err != nil || v < 0 || v > 1e6 {
+			return nil, d.Errf("price of %s: '%s' is not a price per million tokens", model, args[i])
+		}
+		*dst = v
+	}
+	return &p, nil
 }
 
 // unmarshalBudget reads `budget <scope> <kind> <amount>/<period>`, like
