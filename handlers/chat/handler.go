@@ -56,6 +56,10 @@ type Handler struct {
 	// ReplyWriteTimeout bounds the write of a turn's reply once the answer
 	// has ended. Default 5s.
 	ReplyWriteTimeout time.Duration
+	// Quota, when set, admits each request against token limits, budgets
+	// and key scopes before it goes upstream, and settles it when its
+	// answer has ended. Nil admits everything.
+	Quota Quota
 }
 
 // MediaResolver resolves the media references of a validated request body
@@ -136,6 +140,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if changed {
 			adj.Messages = messages
+		}
+	}
+	o.EstimatedPromptTokens = EstimatePromptTokens(len(body))
+	if h.Quota != nil {
+		maxTokens := chatReq.MaxTokens
+		if maxTokens == 0 {
+			maxTokens = model.MaxOutputTokens
+		}
+		settle, aerr := h.Quota.Admit(w, r, QuotaRequest{Model: model.ID, PromptTokens: o.EstimatedPromptTokens, MaxTokens: maxTokens})
+		if aerr != nil {
+			h.reject(w, o, aerr)
+			return
+		}
+		if settle != nil {
+			defer settle(o) // before the Observer's Done, which is deferred earlier
 		}
 	}
 	var turn Turn

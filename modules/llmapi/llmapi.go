@@ -58,8 +58,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	chatHandler := &chat.Handler{
 		Router:   app.Router(),
 		Logger:   h.logger.Named("chat"),
-		Observer: chatObserver{metrics: app.Metrics()},
-		Media:    app.Media(),
+		Observer: observers(chatObserver{metrics: app.Metrics()}, app.UsageObserver()),
+		// Token limits: reserved before the upstream call, settled after.
+		Quota: app.Quota(),
+		Media: app.Media(),
 		// Chat requests that name a conversation are recorded into it.
 		Conversations: &chat.Recorder{Store: st, Logger: h.logger.Named("turns"), Memory: memoryOf(app)},
 		// A user's enable_tools: false removes tools from their requests.
@@ -83,7 +85,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			Media:    app.Media(),
 			Tools:    conversation.ToolPolicy{Store: st},
 		},
-		&models.Handler{Router: app.Router()},
+		&models.Handler{Router: app.Router(), Visible: app.ModelVisible},
+		app.UsageAPI(),
 		// Embeddings and the user's memories (handlers/memory).
 		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings"), Observer: chatObserver{metrics: app.Metrics()}},
 		&memory.APIHandler{Store: st, Memory: app.MemoryService(), Logger: h.logger.Named("memory")},
