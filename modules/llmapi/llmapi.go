@@ -76,19 +76,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		chatHandler,
 		app.MCPAggregator().Endpoint(chatHandler),
 		// The Responses API answers through the same router, store and
-		// observer as chat completions.
+		// observers (metrics, access log, usage records) as chat completions.
 		&responses.Handler{
 			Router:   app.Router(),
 			Store:    st,
 			Logger:   h.logger.Named("responses"),
-			Observer: chatObserver{metrics: app.Metrics()},
+			Observer: observers(chatObserver{metrics: app.Metrics()}, app.UsageObserver()),
 			Media:    app.Media(),
 			Tools:    conversation.ToolPolicy{Store: st},
 		},
 		&models.Handler{Router: app.Router(), Visible: app.ModelVisible},
 		app.UsageAPI(),
 		// Embeddings and the user's memories (handlers/memory).
-		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings"), Observer: chatObserver{metrics: app.Metrics()}},
+		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings"), Observer: observers(chatObserver{metrics: app.Metrics()}, app.UsageObserver())},
 		&memory.APIHandler{Store: st, Memory: app.MemoryService(), Logger: h.logger.Named("memory")},
 	)
 	h.api = api
