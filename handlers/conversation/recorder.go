@@ -186,13 +186,15 @@ func (rec *Recorder) startTurn(ctx context.Context, ts store.TurnStore, t Turn) 
 		prefs = DefaultSettings()
 		prefs.UserID = t.UserID
 	}
-	return &Recording{
+	r := &Recording{
 		store:  rec.Store,
 		userID: t.UserID,
 		ref:    Ref{ID: tc.Conversation.PublicID, Title: tc.Conversation.Title},
 		write:  t.Write,
 		system: SystemMessages(tc.Instruction, prefs.ProfileSettings),
-	}, nil
+	}
+	rec.recall(ctx, r, t, prefs.MemoryConfig, tc.Conversation.ProjectPublicID)
+	return r, nil
 }
 
 // Recording is a turn begun by Recorder.Begin.
