@@ -143,3 +143,42 @@ func TestRemainingAfter(t *testing.T) {
 		})
 	}
 }
+
+func TestRedisRefusalGivesBackThisNodesCopy(t *testing.T) {
+	// A request is taken from this node's copy of its bucket before Redis
+	// is asked (so that a decision failing over to the copy counts the
+	// requests still in flight), and given back when Redis refuses it:
+	// here the other replica used the whole bucket, and this node's copy,
+	// which let none of it through, must still be empty.
+	client := newTestRedisClient(t, 5*time.Second)
+	prefix := newTestPrefix(t, client)
+	other := NewRedis(newTestRedisClient(t, 5*time.Second), RedisOptions{Prefix: prefix, Timeout: 5 * time.Second})
+	this := NewRedis(client, RedisOptions{Prefix: prefix, Timeout: 5 * time.Second})
+	lim := PerMinute(3)
+	ctx := context.Background()
+	for i := range 3 {
+		if r, err := other.Allow(ctx, "user:1", lim); err != nil || !r.Allowed {
+			t.Fatalf("request %d on the other replica: %+v, %v", i+1, r, err)
+		}
+	}
+	for i := range 5 {
+		if r, err := this.Allow(ctx, "user:1", lim); err != nil || r.Allowed {
+			t.Fatalf("request %d on this replica after the other used the bucket: %+v, %v; want refused", i+1, r, err)
+		}
+	}
+	if got := this.Local().len(); got != 0 {
+		t.Fatalf("this node's copy holds %d buckets after Redis refused every request, want none", got)
+	}
+	// The batch path gives back the same way.
+	checks := []Check{{Guard: &Guarded{Limiter: this}, Key: "ip:1", Limit: PerMinute(100)}, {Guard: &Guarded{Limiter: this}, Key: "user:1", Limit: lim}}
+	rs, err := AllowAll(ctx, checks, nil)
+	if err != nil || len(rs) != 2 || !rs[0].Allowed || rs[1].Allowed {
+		t.Fatalf("batch of an open and a used bucket: %+v, %v; want the second refused", rs, err)
+	}
+	if r := this.Local().peek("user:1", lim); r.Remaining != 2 {
+		t.Fatalf("this node's copy of the used bucket after the batch: %d remaining, want 2 (nothing taken)", r.Remaining)
+	}
+	if r := this.Local().peek("ip:1", PerMinute(100)); r.Remaining != 98 {
+		t.Fatalf("this node's copy of the open bucket after the batch: %d remaining, want 98 (one taken)", r.Remaining)
+	}
+}
