@@ -16,6 +16,7 @@ import (
 	"time"
 
 	oa "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/caddy-llm/gateway/handlers/memory"
 	"github.com/caddy-llm/gateway/handlers/provider/mock"
@@ -549,5 +550,114 @@ func TestDefaultCaddyfileMemoryOutOfTheBox(t *testing.T) {
 	})
 	if err != nil || len(res.Data) != 1 || len(res.Data[0].Embedding) != mock.DefaultEmbeddingDimensions {
 		t.Fatalf("embeddings with the default Caddyfile: %v", err)
+	}
+}
+
+// Memory in the Responses API, through Caddy on PostgreSQL with the SDK:
+// facts observed from a chat conversation are recalled in a response's
+// upstream request (one system message, as for chat), and responses stored
+// in a conversation, plain and streamed, are observed; one not stored is
+// not.
+func TestResponsesMemoryThroughCaddyOnPostgres(t *testing.T) {
+	up := providertest.NewUpstream(t, &providertest.OpenAIServer{Reply: "Noted."})
+	dsn := storetest.NewPostgresDatabase(t)
+	port := freePort(t)
+	g := startGateway(t, port, testCaddyfile(t, siteOptions{
+		Port: port,
+		LLM: fmt.Sprintf(`database_url %s
+		provider up openai {
+			base_url %s/v1
+		}
+		provider mock mock {
+			models jan-v1-4b
+		}
+		model chat-model {
+			deployment up
+		}
+		memory {
+			embed_model jan-v1-4b
+			extract_model jan-v1-4b
+		}`, dsn, up.URL),
+		Routes: "llm_auth",
+	}))
+	alice := &memoryChat{t: t, g: g, token: guestToken(t, g), upstream: up}
+	client := sdkClient(g, alice.token)
+	ctx := context.Background()
+	upstreamSystem := func() []string {
+		var body struct {
+			Messages []struct{ Role, Content string }
+		}
+		if err := json.Unmarshal(up.Last(t).Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		var system []string
+		for _, msg := range body.Messages {
+			if msg.Role == "system" {
+				system = append(system, msg.Content)
+			}
+		}
+		return system
+	}
+	respond := func(conv, text string, store bool) {
+		t.Helper()
+		resp, err := client.Responses.New(ctx, responses.ResponseNewParams{
+			Model: "chat-model", Store: oa.Bool(store),
+			Input:        responses.ResponseNewParamsInputUnion{OfString: oa.String(text)},
+			Conversation: responses.ResponseNewParamsConversationUnion{OfString: oa.String(conv)},
+		})
+		if err != nil || resp.OutputText() != "Noted." {
+			t.Fatalf("response in a conversation: %v %v", resp, err)
+		}
+	}
+
+	alice.say(alice.conversation(""), "Hello! I live in Paris. My favourite colour is blue. How are you?")
+	alice.waitMemory("user: I live in Paris.")
+
+	// Recalled in a response in another conversation: one memory message
+	// beside the instructions, with the defaults' fact only.
+	conv := alice.conversation("")
+	resp, err := client.Responses.New(ctx, responses.ResponseNewParams{
+		Model: "chat-model", Instructions: oa.String("Be brief."),
+		Input:        responses.ResponseNewParamsInputUnion{OfString: oa.String("Where do I live? Paris?")},
+		Conversation: responses.ResponseNewParamsConversationUnion{OfString: oa.String(conv)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	system := upstreamSystem()
+	mem := recalled(system)
+	if len(system) != 2 || !slices.Contains(system, "Be brief.") || !strings.Contains(mem, "- I live in Paris.") || strings.Contains(mem, "blue") {
+		t.Fatalf("upstream system messages of a response %s: %q", resp.ID, system)
+	}
+	// Without a conversation a response recalls nothing, as a chat
+	// request without one.
+	if _, err := client.Responses.New(ctx, responses.ResponseNewParams{
+		Model: "chat-model", Input: responses.ResponseNewParamsInputUnion{OfString: oa.String("Where do I live? Paris?")},
+	}); err != nil || len(upstreamSystem()) != 0 {
+		t.Fatalf("a response outside conversations: %v, system %q", err, upstreamSystem())
+	}
+
+	// Observed: a stored response, then one not stored (never learnt
+	// from), then a streamed one (the worker takes turns in order).
+	respond(conv, "I like cheese.", true)
+	alice.waitMemory("user: I like cheese.")
+	respond(conv, "I like tea.", false)
+	stream := client.Responses.NewStreaming(ctx, responses.ResponseNewParams{
+		Model:        "chat-model",
+		Input:        responses.ResponseNewParamsInputUnion{OfString: oa.String("I like jazz.")},
+		Conversation: responses.ResponseNewParamsConversationUnion{OfString: oa.String(conv)},
+	})
+	for stream.Next() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if items := alice.waitMemory("user: I like jazz."); slices.Contains(items, "user: I like tea.") {
+		t.Fatalf("a response not stored was observed: %v", items)
+	}
+	// What responses taught is recalled in chat.
+	alice.settings(map[string]any{"min_similarity": 0, "max_user_items": 20})
+	if got := recalled(alice.say(alice.conversation(""), "What do I like?")); !strings.Contains(got, "- I like cheese.") || !strings.Contains(got, "- I like jazz.") {
+		t.Fatalf("chat recalls after responses:\n%s", got)
 	}
 }
