@@ -201,9 +201,31 @@ func TestResponsesAndEmbeddingsUnderQuotaThroughCaddy(t *testing.T) {
 	if _, err := client.Embeddings.New(ctx, oa.EmbeddingNewParams{Model: "e-a", Input: oa.EmbeddingNewParamsInputUnion{OfString: oa.String("hi")}}); err != nil {
 		t.Fatalf("alice herself is not scoped: %v", err)
 	}
+	// Chat bodies posted to /v1/mcp are served by the chat handler, so
+	// they are scoped and metered alike.
+	mcpChat := func(model string) response {
+		return e.do("POST", "/v1/mcp", map[string]any{"model": model, "messages": []map[string]any{{"role": "user", "content": "hi"}}}, bearerHeader(key)...)
+	}
+	wantError(t, mcpChat("m-b"), http.StatusNotFound, "model_not_found")
+	if r := mcpChat("m-a"); r.Status != http.StatusOK {
+		t.Fatalf("a chat body on /v1/mcp = %d %s", r.Status, r.Body)
+	}
+
 	// Refusals before the upstream are not metered: Bob has only the
-	// records of his admitted responses.
+	// records of his admitted responses; Alice has her 6 answered
+	// requests, then the key's response and chat on /v1/mcp and her own
+	// embedding.
 	if recs := waitRecords(t, st, bobID, admitted); slices.ContainsFunc(recs, func(r store.UsageRecord) bool { return r.Status != http.StatusOK }) {
 		t.Fatalf("Bob's records: %+v", recs)
+	}
+	recs = waitRecords(t, st, aliceID, 9)
+	var keyed []string
+	for _, r := range recs {
+		if r.APIKeyID != 0 {
+			keyed = append(keyed, fmt.Sprintf("%s %d+%d", r.Model, r.PromptTokens, r.CompletionTokens))
+		}
+	}
+	if strings.Join(keyed, ", ") != "m-a 3+5, m-a 3+5" {
+		t.Fatalf("the scoped key's records: %v", keyed)
 	}
 }
