@@ -225,11 +225,18 @@ func (m *memoryChat) say(conv, text string) []string {
 	if r.Status != http.StatusOK {
 		m.t.Fatalf("chat = %d %s", r.Status, r.Body)
 	}
+	return upstreamSystem(m.t, m.upstream)
+}
+
+// upstreamSystem returns the system messages the upstream got last, in
+// order.
+func upstreamSystem(t testing.TB, up *providertest.Upstream) []string {
+	t.Helper()
 	var body struct {
 		Messages []struct{ Role, Content string }
 	}
-	if err := json.Unmarshal(m.upstream.Last(m.t).Body, &body); err != nil {
-		m.t.Fatal(err)
+	if err := json.Unmarshal(up.Last(t).Body, &body); err != nil {
+		t.Fatal(err)
 	}
 	var system []string
 	for _, msg := range body.Messages {
@@ -293,12 +300,11 @@ func (m *memoryChat) waitMemory(item string) []string {
 	}
 }
 
-// Memory through Caddy on PostgreSQL, the upstream recording what it gets:
-// facts stated in one conversation are observed (the mock extracts them)
-// and recalled in a new conversation's upstream request, as one system
-// message after the profile; each setting does what it says; another user
-// never sees them; DELETE /v1/memories forgets them.
-func TestMemoryThroughCaddyOnPostgres(t *testing.T) {
+// startMemoryGateway starts a gateway on a fresh PostgreSQL database with
+// memory on (the mock embeds and extracts) and chat-model answered "Noted."
+// by an upstream that records what it gets.
+func startMemoryGateway(t *testing.T) (*gateway, *providertest.Upstream) {
+	t.Helper()
 	up := providertest.NewUpstream(t, &providertest.OpenAIServer{Reply: "Noted."})
 	dsn := storetest.NewPostgresDatabase(t)
 	port := freePort(t)
@@ -320,6 +326,16 @@ func TestMemoryThroughCaddyOnPostgres(t *testing.T) {
 		}`, dsn, up.URL),
 		Routes: "llm_auth",
 	}))
+	return g, up
+}
+
+// Memory through Caddy on PostgreSQL, the upstream recording what it gets:
+// facts stated in one conversation are observed (the mock extracts them)
+// and recalled in a new conversation's upstream request, as one system
+// message after the profile; each setting does what it says; another user
+// never sees them; DELETE /v1/memories forgets them.
+func TestMemoryThroughCaddyOnPostgres(t *testing.T) {
+	g, up := startMemoryGateway(t)
 	alice := &memoryChat{t: t, g: g, token: guestToken(t, g), upstream: up}
 	bob := &memoryChat{t: t, g: g, token: guestToken(t, g), upstream: up}
 
@@ -559,45 +575,10 @@ func TestDefaultCaddyfileMemoryOutOfTheBox(t *testing.T) {
 // in a conversation, plain and streamed, are observed; one not stored is
 // not.
 func TestResponsesMemoryThroughCaddyOnPostgres(t *testing.T) {
-	up := providertest.NewUpstream(t, &providertest.OpenAIServer{Reply: "Noted."})
-	dsn := storetest.NewPostgresDatabase(t)
-	port := freePort(t)
-	g := startGateway(t, port, testCaddyfile(t, siteOptions{
-		Port: port,
-		LLM: fmt.Sprintf(`database_url %s
-		provider up openai {
-			base_url %s/v1
-		}
-		provider mock mock {
-			models jan-v1-4b
-		}
-		model chat-model {
-			deployment up
-		}
-		memory {
-			embed_model jan-v1-4b
-			extract_model jan-v1-4b
-		}`, dsn, up.URL),
-		Routes: "llm_auth",
-	}))
+	g, up := startMemoryGateway(t)
 	alice := &memoryChat{t: t, g: g, token: guestToken(t, g), upstream: up}
 	client := sdkClient(g, alice.token)
 	ctx := context.Background()
-	upstreamSystem := func() []string {
-		var body struct {
-			Messages []struct{ Role, Content string }
-		}
-		if err := json.Unmarshal(up.Last(t).Body, &body); err != nil {
-			t.Fatal(err)
-		}
-		var system []string
-		for _, msg := range body.Messages {
-			if msg.Role == "system" {
-				system = append(system, msg.Content)
-			}
-		}
-		return system
-	}
 	respond := func(conv, text string, store bool) {
 		t.Helper()
 		resp, err := client.Responses.New(ctx, responses.ResponseNewParams{
@@ -624,7 +605,7 @@ func TestResponsesMemoryThroughCaddyOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	system := upstreamSystem()
+	system := upstreamSystem(t, up)
 	mem := recalled(system)
 	if len(system) != 2 || !slices.Contains(system, "Be brief.") || !strings.Contains(mem, "- I live in Paris.") || strings.Contains(mem, "blue") {
 		t.Fatalf("upstream system messages of a response %s: %q", resp.ID, system)
@@ -633,8 +614,8 @@ func TestResponsesMemoryThroughCaddyOnPostgres(t *testing.T) {
 	// request without one.
 	if _, err := client.Responses.New(ctx, responses.ResponseNewParams{
 		Model: "chat-model", Input: responses.ResponseNewParamsInputUnion{OfString: oa.String("Where do I live? Paris?")},
-	}); err != nil || len(upstreamSystem()) != 0 {
-		t.Fatalf("a response outside conversations: %v, system %q", err, upstreamSystem())
+	}); err != nil || len(upstreamSystem(t, up)) != 0 {
+		t.Fatalf("a response outside conversations: %v, system %q", err, upstreamSystem(t, up))
 	}
 
 	// Observed: a stored response, then one not stored (never learnt
