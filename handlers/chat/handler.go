@@ -142,21 +142,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			adj.Messages = messages
 		}
 	}
-	o.EstimatedPromptTokens = EstimatePromptTokens(len(body))
-	if h.Quota != nil {
-		maxTokens := chatReq.MaxTokens
-		if maxTokens == 0 {
-			maxTokens = model.MaxOutputTokens
-		}
-		settle, aerr := h.Quota.Admit(w, r, QuotaRequest{Model: model.ID, PromptTokens: o.EstimatedPromptTokens, MaxTokens: maxTokens})
-		if aerr != nil {
-			h.reject(w, o, aerr)
-			return
-		}
-		if settle != nil {
-			defer settle(o) // before the Observer's Done, which is deferred earlier
-		}
+	maxTokens := chatReq.MaxTokens
+	if maxTokens == 0 {
+		maxTokens = model.MaxOutputTokens
 	}
+	settle, aerr := AdmitRequest(h.Quota, w, r, o, QuotaRequest{Model: model.ID, PromptTokens: EstimatePromptTokens(len(body)), MaxTokens: maxTokens})
+	if aerr != nil {
+		h.reject(w, o, aerr)
+		return
+	}
+	defer settle() // before the Observer's Done, which is deferred earlier
 	var turn Turn
 	if h.Conversations != nil && wantsTurn(chatReq) {
 		// Begun last, once nothing else can refuse the request: it writes

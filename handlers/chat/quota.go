@@ -31,6 +31,9 @@ type QuotaRequest struct {
 	// MaxTokens is the most the answer may take: the request's max_tokens,
 	// else the model's max_output_tokens; zero when neither says.
 	MaxTokens int
+	// NoOutput reports a request whose answer takes no tokens (embeddings):
+	// nothing is reserved for it, whatever MaxTokens says.
+	NoOutput bool
 }
 
 // EstimatePromptTokens estimates the tokens of a prompt from the size of the
@@ -41,3 +44,22 @@ type QuotaRequest struct {
 func EstimatePromptTokens(bodyBytes int) int {
 	return (bodyBytes + 3) / 4
 }
+
+// AdmitRequest admits a request with q, as every handler that calls a
+// model does (chat completions, the Responses API, embeddings): it records
+// the prompt's estimate in o (for metering an answer whose usage never came)
+// and returns the settlement to defer, which settles the reservation with
+// o's outcome. A nil q admits everything, and settle is then a no-op.
+func AdmitRequest(q Quota, w http.ResponseWriter, r *http.Request, o *Outcome, req QuotaRequest) (settle func(), aerr *apierr.Error) {
+	o.EstimatedPromptTokens = req.PromptTokens
+	if q == nil {
+		return noSettlement, nil
+	}
+	s, aerr := q.Admit(w, r, req)
+	if aerr != nil || s == nil {
+		return noSettlement, aerr
+	}
+	return func() { s(o) }, nil
+}
+
+func noSettlement() {}

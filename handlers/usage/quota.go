@@ -83,7 +83,9 @@ func (q *Quota) Admit(w http.ResponseWriter, r *http.Request, req chat.QuotaRequ
 		return nil, nil
 	}
 	maxTokens := req.MaxTokens
-	if maxTokens <= 0 {
+	if req.NoOutput {
+		maxTokens = 0
+	} else if maxTokens <= 0 {
 		maxTokens = q.DefaultMaxTokens
 		if maxTokens <= 0 {
 			maxTokens = DefaultMaxTokens

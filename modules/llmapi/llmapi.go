@@ -84,11 +84,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			Observer: observers(chatObserver{metrics: app.Metrics()}, app.UsageObserver()),
 			Media:    app.Media(),
 			Tools:    conversation.ToolPolicy{Store: st},
+			// Token limits, budgets and key scopes as for chat.
+			Quota: app.Quota(),
+			// Turns in a conversation recall and are observed as chat's.
+			Memory: memoryOf(app),
 		},
 		&models.Handler{Router: app.Router(), Visible: app.ModelVisible},
 		app.UsageAPI(),
 		// Embeddings and the user's memories (handlers/memory).
-		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings"), Observer: observers(chatObserver{metrics: app.Metrics()}, app.UsageObserver())},
+		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings"), Observer: observers(chatObserver{metrics: app.Metrics()}, app.UsageObserver()),
+			Quota: app.Quota()},
 		&memory.APIHandler{Store: st, Memory: app.MemoryService(), Logger: h.logger.Named("memory")},
 	)
 	h.api = api
