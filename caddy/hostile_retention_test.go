@@ -39,6 +39,11 @@ func TestHostileRetentionDeletesIdleGuestsAndExpiredTokens(t *testing.T) {
 	active := e.guestLogin(t)
 	refreshed := e.wantSession(t, e.do("POST", "/llm/auth/refresh-token", map[string]string{"refresh_token": active.Refresh}), http.StatusOK)
 
+	// Counted before they are made old: from then on the job, which runs
+	// every moment here, may delete them.
+	if n := count(`SELECT count(*) FROM refresh_tokens`); n != 3 {
+		t.Fatalf("%d refresh tokens before the job, want 3", n)
+	}
 	// Move the idle guest and its tokens 31 days back, and let the active
 	// guest's first (used) token expire.
 	for _, q := range []string{
@@ -53,9 +58,6 @@ func TestHostileRetentionDeletesIdleGuestsAndExpiredTokens(t *testing.T) {
 	if _, err := db.Exec(ctx, `UPDATE refresh_tokens SET expires_at = now() - interval '1 second'
 		WHERE user_id = (SELECT id FROM users WHERE public_id = $1) AND used_at IS NOT NULL`, active.UserID); err != nil {
 		t.Fatal(err)
-	}
-	if n := count(`SELECT count(*) FROM refresh_tokens`); n != 3 {
-		t.Fatalf("%d refresh tokens before the job, want 3", n)
 	}
 
 	waitFor(t, 10*time.Second, func() (int, bool) {
