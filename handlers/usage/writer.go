@@ -119,9 +119,10 @@ func NewWriter(cfg WriterConfig) *Writer {
 // record was dropped. A record without an ID gets one before it is
 // written, off the request path.
 func (w *Writer) Add(r store.UsageRecord) bool {
-	pending := int(w.pendingN.Load())
 	w.mu.Lock()
-	if len(w.buf)+pending >= w.cfg.MaxBuffer {
+	// pendingN is read under mu: flush moves the buffer into pending
+	// under it, so that the sum is never seen twice or not at all.
+	if len(w.buf)+int(w.pendingN.Load()) >= w.cfg.MaxBuffer {
 		w.mu.Unlock()
 		w.drop(1)
 		return false
