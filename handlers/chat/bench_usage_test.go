@@ -16,6 +16,13 @@ import (
 // looked up through the cache) on: compare with BenchmarkChatCompletion and
 // BenchmarkChatStream for what metering adds to a request.
 func meteredBenchHandler(b *testing.B) (*benchSetup, func()) {
+	return meteredBench(b, true)
+}
+
+// meteredBench builds the metered handler, with a token limit or, as the
+// default Caddyfile ships, with none (no limit, no budget: the quota only
+// looks the caller's limits up in its cache).
+func meteredBench(b *testing.B, limited bool) (*benchSetup, func()) {
 	h := benchHandler(b)
 	st := memory.New()
 	u, err := st.UpsertUser(b.Context(), store.User{Issuer: "bench", Subject: "u", Kind: store.UserKindUser})
@@ -25,9 +32,13 @@ func meteredBenchHandler(b *testing.B) (*benchSetup, func()) {
 	w := usage.NewWriter(usage.WriterConfig{Store: st})
 	limits, _ := ratelimit.ParseTokenLimits("1000000000/min")
 	h.Observer = &usage.Recorder{Writer: w, Prices: map[string]usage.Price{"jan-v1-4b": {InputPerMillion: 1, OutputPerMillion: 2}}}
+	tiers := map[string][]ratelimit.Limit{principal.KindUser: limits}
+	if !limited {
+		tiers = nil
+	}
 	h.Quota = &usage.Quota{
 		Tokens: ratelimit.NewTokenLimiter(ratelimit.TokenLimiterOptions{}),
-		Tiers:  map[string][]ratelimit.Limit{principal.KindUser: limits},
+		Tiers:  tiers,
 		Limits: &usage.LimitCache{Store: st},
 	}
 	p := &principal.Principal{UserID: u.ID, UserPublicID: u.PublicID, Kind: principal.KindUser}
@@ -42,6 +53,21 @@ func BenchmarkChatCompletionMetered(b *testing.B) {
 
 func BenchmarkChatStreamMetered(b *testing.B) {
 	s, done := meteredBenchHandler(b)
+	defer done()
+	benchmarkChat(b, s.h, principal.With(b.Context(), s.p), benchStream)
+}
+
+// BenchmarkChatCompletionMeteredUnlimited and
+// BenchmarkChatStreamMeteredUnlimited are metering as shipped: a record per
+// request, no token limit nor budget configured.
+func BenchmarkChatCompletionMeteredUnlimited(b *testing.B) {
+	s, done := meteredBench(b, false)
+	defer done()
+	benchmarkChat(b, s.h, principal.With(b.Context(), s.p), benchPlain)
+}
+
+func BenchmarkChatStreamMeteredUnlimited(b *testing.B) {
+	s, done := meteredBench(b, false)
 	defer done()
 	benchmarkChat(b, s.h, principal.With(b.Context(), s.p), benchStream)
 }

@@ -19,10 +19,16 @@ const (
 // OpenAI writes it: "250ms", "1s", "6m0s"). The spec's X-RateLimit-* stay
 // as WriteHeaders writes them.
 func WriteRequestHeaders(h http.Header, r Result) {
-	values := make([]string, 3)
-	values[0] = strconv.Itoa(r.Limit)
-	values[1] = strconv.Itoa(r.Remaining)
-	values[2] = ResetDuration(time.Until(r.ResetAt))
+	// All values go into one string and one slice: two allocations in all,
+	// as WriteHeaders does (this runs on every request of a principal).
+	var buf [64]byte
+	b := strconv.AppendInt(buf[:0], int64(r.Limit), 10)
+	endLimit := len(b)
+	b = strconv.AppendInt(b, int64(r.Remaining), 10)
+	endRemaining := len(b)
+	b = appendResetDuration(b, time.Until(r.ResetAt))
+	s := string(b)
+	values := []string{s[:endLimit], s[endLimit:endRemaining], s[endRemaining:]}
 	h[HeaderLimitRequests] = values[0:1:1]
 	h[HeaderRemainingRequests] = values[1:2:2]
 	h[HeaderResetRequests] = values[2:3:3]
@@ -32,8 +38,23 @@ func WriteRequestHeaders(h http.Header, r Result) {
 // milliseconds below a second ("250ms"), else whole seconds ("1s",
 // "6m0s").
 func ResetDuration(d time.Duration) string {
+	var buf [32]byte
+	return string(appendResetDuration(buf[:0], d))
+}
+
+// appendResetDuration appends ResetDuration(d) to b: whole seconds are
+// written as time.Duration.String writes them ("59s", "1m0s", "2h0m5s").
+func appendResetDuration(b []byte, d time.Duration) []byte {
 	if d < time.Second {
-		return strconv.FormatInt(max(d.Milliseconds(), 0), 10) + "ms"
+		return append(strconv.AppendInt(b, max(d.Milliseconds(), 0), 10), "ms"...)
 	}
-	return d.Round(time.Second).String()
+	secs := int64(d.Round(time.Second) / time.Second)
+	hours, minutes := secs/3600, secs%3600/60
+	if hours > 0 {
+		b = append(strconv.AppendInt(b, hours, 10), 'h')
+	}
+	if hours > 0 || minutes > 0 {
+		b = append(strconv.AppendInt(b, minutes, 10), 'm')
+	}
+	return append(strconv.AppendInt(b, secs%60, 10), 's')
 }

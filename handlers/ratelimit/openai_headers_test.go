@@ -21,3 +21,14 @@ func TestWriteRequestHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestResetDurationAsDurationString checks that waits of a second or more
+// are written as time.Duration.String writes them, rounded to the second.
+func TestResetDurationAsDurationString(t *testing.T) {
+	for _, d := range []time.Duration{time.Second, 1499 * time.Millisecond, 1500 * time.Millisecond, 59 * time.Second,
+		time.Minute, 61 * time.Second, time.Hour, time.Hour + 5*time.Second, 25*time.Hour + 59*time.Minute + 59*time.Second, 400 * 24 * time.Hour} {
+		if got, want := ResetDuration(d), d.Round(time.Second).String(); got != want {
+			t.Errorf("ResetDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -413,7 +413,7 @@ return 1
 type localTokens struct {
 	mu        sync.Mutex
 	epoch     time.Time
-	tat       map[string]int64 // µs since epoch
+	tat       map[localTokenKey]int64 // µs since epoch
 	spent     map[string]localSpent
 	nextSweep int64
 }
@@ -424,12 +424,24 @@ type localSpent struct {
 }
 
 func newLocalTokens() *localTokens {
-	return &localTokens{epoch: time.Now(), tat: make(map[string]int64), spent: make(map[string]localSpent)}
+	return &localTokens{epoch: time.Now(), tat: make(map[localTokenKey]int64), spent: make(map[string]localSpent)}
 }
 
 func (l *localTokens) now() int64 { return time.Since(l.epoch).Microseconds() }
 
-func localKey(key string, lim Limit) string { return key + "\x00" + lim.String() }
+// localTokenKey is a bucket of localTokens: a key under one limit, which
+// its rate, period and capacity identify as Limit.String does (a struct,
+// so that finding a bucket builds no string).
+type localTokenKey struct {
+	key      string
+	rate     int
+	period   time.Duration
+	capacity int
+}
+
+func localKey(key string, lim Limit) localTokenKey {
+	return localTokenKey{key: key, rate: lim.Rate, period: lim.Period, capacity: lim.Capacity()}
+}
 
 func (l *localTokens) reserve(key string, limits []Limit, budgets []Budget, n int64) reserveOutcome {
 	l.mu.Lock()

@@ -54,9 +54,9 @@ func (b BudgetRule) exceeded() *apierr.Error {
 		"You exceeded your current quota: "+who+" budget of "+what+" per "+b.Period+" is spent.")
 }
 
-// budgets returns the budgets that apply to p at now, overrides first, and
+// budgets returns the budgets that apply to p now, overrides first, and
 // the rules they come from.
-func (q *Quota) budgets(p *principal.Principal, user, key store.UsageLimits, now time.Time) ([]ratelimit.Budget, []BudgetRule) {
+func (q *Quota) budgets(p *principal.Principal, user, key store.UsageLimits) ([]ratelimit.Budget, []BudgetRule) {
 	var rules []BudgetRule
 	rules = appendRules(rules, ScopeUser, q.Budgets, user)
 	if p.Kind == principal.KindAPIKey {
@@ -65,6 +65,7 @@ func (q *Quota) budgets(p *principal.Principal, user, key store.UsageLimits, now
 	if len(rules) == 0 {
 		return nil, nil
 	}
+	now := time.Now().UTC()
 	day, month := now.Format("20060102"), now.Format("200601")
 	tag := "{" + p.UserPublicID + "}:bud:"
 	out := make([]ratelimit.Budget, len(rules))
@@ -129,7 +130,9 @@ type LimitCache struct {
 	TTL    time.Duration
 	Logger *zap.Logger
 
-	mu      sync.Mutex
+	// mu guards entries: every request reads them (RLock, which does not
+	// wait for other readers), a miss writes.
+	mu      sync.RWMutex
 	entries map[[2]int64]limitEntry
 	group   singleflight.Group
 }
@@ -154,9 +157,9 @@ const limitLookupTimeout = 250 * time.Millisecond
 func (c *LimitCache) Get(ctx context.Context, userID, apiKeyID int64) store.UsageLimits {
 	k := [2]int64{userID, apiKeyID}
 	now := time.Now()
-	c.mu.Lock()
+	c.mu.RLock()
 	e, ok := c.entries[k]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok && now.Before(e.expires) {
 		return e.limits
 	}

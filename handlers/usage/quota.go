@@ -77,10 +77,9 @@ func (q *Quota) Admit(w http.ResponseWriter, r *http.Request, req chat.QuotaRequ
 			_ = ratelimit.SortTokenLimits(limits)
 		}
 	}
-	now := time.Now().UTC()
-	budgets, rules := q.budgets(p, userLimits, keyLimits, now)
+	budgets, rules := q.budgets(p, userLimits, keyLimits)
 	if len(limits) == 0 && len(budgets) == 0 {
-		return nil, nil
+		return nil, nil // nothing to reserve or settle
 	}
 	maxTokens := req.MaxTokens
 	if req.NoOutput {

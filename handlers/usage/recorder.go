@@ -56,8 +56,10 @@ type Recorder struct {
 	// Prices are the models' prices by public model id; a model without a
 	// price costs nothing.
 	Prices map[string]Price
-	// OnRecord, when set, is called with every record (for metrics).
-	OnRecord func(r *store.UsageRecord)
+	// OnRecord, when set, is called with every record (for metrics). It
+	// takes the record by value: a pointer would move every request's
+	// record to the heap.
+	OnRecord func(r store.UsageRecord)
 }
 
 // FirstByte implements chat.Observer.
@@ -93,7 +95,7 @@ func (rec *Recorder) Done(r *http.Request, o *chat.Outcome) {
 		ur.APIKeyID = p.APIKeyID
 	}
 	if rec.OnRecord != nil {
-		rec.OnRecord(&ur)
+		rec.OnRecord(ur)
 	}
 	rec.Writer.Add(ur)
 }

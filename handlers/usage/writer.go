@@ -2,6 +2,8 @@ package usage
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -56,15 +58,21 @@ type WriterConfig struct {
 
 // Writer buffers usage records and writes them in batches from one
 // goroutine. Add never blocks and never does I/O: the request path only
-// appends to a slice under a mutex.
+// appends the record to a slice under a mutex held for that append alone.
+// Everything else (record ids, batching, retries) is the writer
+// goroutine's: it takes the whole buffer at once and works on it unlocked.
 type Writer struct {
-	cfg  WriterConfig
-	mu   sync.Mutex
-	buf  []store.UsageRecord // oldest first; only run removes from the front
-	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	cfg WriterConfig
+	mu  sync.Mutex
+	buf []store.UsageRecord // Add appends; run takes it whole
+	// pending holds what run took and has not written yet, oldest first
+	// (run's only); pendingN is its length, for Add's bound and Len.
+	pending  []store.UsageRecord
+	pendingN atomic.Int64
+	kick     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
 
 	dropped     atomic.Int64 // since the last drop log line
 	lastDropLog atomic.Int64
@@ -108,13 +116,13 @@ func NewWriter(cfg WriterConfig) *Writer {
 }
 
 // Add queues a record. It reports false when the buffer is full and the
-// record was dropped.
+// record was dropped. A record without an ID gets one before it is
+// written, off the request path.
 func (w *Writer) Add(r store.UsageRecord) bool {
-	if r.ID == "" {
-		r.ID = store.NewPublicID("use")
-	}
 	w.mu.Lock()
-	if len(w.buf) >= w.cfg.MaxBuffer {
+	// pendingN is read under mu: flush moves the buffer into pending
+	// under it, so that the sum is never seen twice or not at all.
+	if len(w.buf)+int(w.pendingN.Load()) >= w.cfg.MaxBuffer {
 		w.mu.Unlock()
 		w.drop(1)
 		return false
@@ -135,7 +143,7 @@ func (w *Writer) Add(r store.UsageRecord) bool {
 func (w *Writer) Len() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.buf)
+	return len(w.buf) + int(w.pendingN.Load())
 }
 
 // Close writes what is buffered (within DefaultCloseTimeout) and stops the
@@ -161,6 +169,8 @@ func (w *Writer) run() {
 				w.mu.Lock()
 				w.buf = nil
 				w.mu.Unlock()
+				w.pending = nil
+				w.pendingN.Store(0)
 				w.drop(n)
 			}
 			w.logDrops(true)
@@ -177,17 +187,23 @@ func (w *Writer) run() {
 	}
 }
 
-// flush writes the buffer batch by batch until it is empty or a write
-// fails; what failed stays at the front for the next tick.
+// flush takes the buffer and writes what is pending batch by batch until
+// it is all written or a write fails; what failed stays pending, at the
+// front, for the next tick.
 func (w *Writer) flush(ctx context.Context) {
-	for {
-		w.mu.Lock()
-		n := min(len(w.buf), w.cfg.MaxBatch)
-		batch := w.buf[:n:n]
-		w.mu.Unlock()
-		if n == 0 {
-			return
-		}
+	w.mu.Lock()
+	if len(w.pending) == 0 {
+		w.pending, w.buf = w.buf, nil // the next Add starts a new array
+	} else {
+		w.pending = append(w.pending, w.buf...)
+		w.buf = w.buf[:0]
+	}
+	w.pendingN.Store(int64(len(w.pending)))
+	w.mu.Unlock()
+	for len(w.pending) > 0 {
+		n := min(len(w.pending), w.cfg.MaxBatch)
+		batch := w.pending[:n:n]
+		assignIDs(batch)
 		start := time.Now()
 		_, err := w.cfg.Store.InsertUsage(ctx, batch)
 		if w.cfg.OnBatch != nil {
@@ -197,22 +213,48 @@ func (w *Writer) flush(ctx context.Context) {
 			w.logError(err, n)
 			return // kept: retried on the next tick
 		}
-		w.mu.Lock()
-		w.buf = w.buf[n:]
-		if len(w.buf) == 0 {
-			w.buf = nil // let the backing array go after a burst
+		w.pending = w.pending[n:]
+		if len(w.pending) == 0 {
+			w.pending = nil // let the backing array go after a burst
 		}
-		w.mu.Unlock()
+		w.pendingN.Store(int64(len(w.pending)))
 		if err != nil {
 			// The database refused the batch itself (a record of a user
 			// deleted meanwhile, say): writing it again would fail again.
 			// One by one, only the records at fault are dropped.
 			w.logError(err, n)
 			w.insertEach(ctx, batch)
-			return
 		}
-		if n < w.cfg.MaxBatch {
-			return
+	}
+}
+
+// assignIDs gives the records without an ID one, as store.NewPublicID
+// would ("use_" and 32 random hex digits), from one read of randomness and
+// one allocation for the whole batch. A record keeps its ID when its batch
+// is retried, so that the store writes it once.
+func assignIDs(batch []store.UsageRecord) {
+	const prefix = "use_"
+	const idLen = len(prefix) + 32
+	missing := 0
+	for i := range batch {
+		if batch[i].ID == "" {
+			missing++
+		}
+	}
+	if missing == 0 {
+		return
+	}
+	random := make([]byte, 16*missing)
+	_, _ = rand.Read(random) // crypto/rand.Read never fails on supported platforms
+	ids := make([]byte, 0, idLen*missing)
+	for i := range missing {
+		ids = append(ids, prefix...)
+		ids = hex.AppendEncode(ids, random[16*i:16*(i+1)])
+	}
+	all := string(ids)
+	for i := range batch {
+		if batch[i].ID == "" {
+			batch[i].ID, all = all[:idLen], all[idLen:]
 		}
 	}
 }

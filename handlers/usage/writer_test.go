@@ -2,6 +2,7 @@ package usage
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -147,5 +148,34 @@ func TestWriterDropsOnlyTheRecordsTheDatabaseRefuses(t *testing.T) {
 	_ = w.Close()
 	if n := len(records(t, st, u.ID)); n != 2 || dropped.Load() != 1 {
 		t.Errorf("wrote %d, dropped %d; want 2 and 1", n, dropped.Load())
+	}
+}
+
+func TestWriterGivesRecordsPublicIDsAndKeepsGivenOnes(t *testing.T) {
+	st := memory.New()
+	u := newUser(t, st)
+	w := NewWriter(WriterConfig{Store: st, FlushInterval: time.Hour})
+	w.Add(store.UsageRecord{ID: "use_given", UserID: u.ID, Model: "m"})
+	for range 3 {
+		w.Add(store.UsageRecord{UserID: u.ID, Model: "m"})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, r := range records(t, st, u.ID) {
+		ids[r.ID] = true
+		if r.ID == "use_given" {
+			continue
+		}
+		if len(r.ID) != len("use_")+32 || r.ID[:4] != "use_" {
+			t.Errorf("record id %q, want use_ and 32 hex digits", r.ID)
+		}
+		if _, err := hex.DecodeString(r.ID[4:]); err != nil {
+			t.Errorf("record id %q: %v", r.ID, err)
+		}
+	}
+	if len(ids) != 4 || !ids["use_given"] {
+		t.Errorf("ids %v, want 4 distinct ones with use_given", ids)
 	}
 }

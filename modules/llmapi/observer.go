@@ -26,6 +26,9 @@ func (o chatObserver) Done(r *http.Request, out *chat.Outcome) {
 	}
 	o.metrics.ChatRequest(out.Model, out.Provider, out.Status, out.Stream, prompt, completion,
 		out.TimeToFirstByte.Seconds(), out.UpstreamLatency.Seconds())
+	if !accessLogged(r) {
+		return
+	}
 	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
 		extra.Add(zap.String("llm_model", out.Model))
 		extra.Add(zap.String("llm_provider", out.Provider))
@@ -64,4 +67,13 @@ func (m multiObserver) Done(r *http.Request, o *chat.Outcome) {
 	for _, x := range m {
 		x.Done(r, o)
 	}
+}
+
+// accessLogged reports whether the request's server may write an access
+// log: a server without one (the default Caddyfile's sites have none)
+// never reads the extra fields, and each field added costs allocations
+// (Caddy clears a cache on every Add).
+func accessLogged(r *http.Request) bool {
+	srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	return !ok || srv.Logs != nil
 }

@@ -87,7 +87,7 @@ func (m *usageMetricsT) batch(_ int, took time.Duration, err error) {
 
 func (m *usageMetricsT) drop(n int) { m.dropped.Add(float64(n)) }
 
-func (m *usageMetricsT) record(r *store.UsageRecord) {
+func (m *usageMetricsT) record(r store.UsageRecord) {
 	if r.CostNanos > 0 {
 		m.cost.WithLabelValues(r.Model, r.Provider).Add(float64(r.CostNanos) / 1e9)
 	}
