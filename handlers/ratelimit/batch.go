@@ -156,6 +156,7 @@ func (l *RedisLimiter) allowAll(ctx context.Context, checks []Check, results []R
 		r := scriptResult(c.Limit, now, time.Duration(reset)*time.Microsecond, time.Duration(retry)*time.Microsecond)
 		results = append(results, r)
 		if !r.Allowed {
+			l.local.learn(c.Key, time.Duration(reset)*time.Microsecond)
 			return results, nil
 		}
 		_, _ = l.local.Allow(ctx, c.Key, c.Limit) // keep this node's count
