@@ -8,14 +8,19 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/caddy-llm/gateway/handlers/provider/providertest"
 	"github.com/caddy-llm/gateway/store/storetest"
 )
 
@@ -92,5 +97,169 @@ func TestHostileDeferredLimitIsNoKeyOracle(t *testing.T) {
 	// Other clients are not affected.
 	if r := e.do("GET", "/v1/models", nil, from("10.41.0.10", "X-API-Key", key)...); r.Status != http.StatusOK {
 		t.Fatalf("another address: %d %s", r.Status, r.Body)
+	}
+}
+
+// newGatewayLogs returns a function that reports the ERROR lines the
+// gateway logged since it was called (the debug log of testCaddyfile).
+func newGatewayLogs(t *testing.T) func() []string {
+	t.Helper()
+	start := int64(0)
+	if fi, err := os.Stat(logFile); err == nil {
+		start = fi.Size()
+	}
+	return func() []string {
+		data, err := os.ReadFile(logFile)
+		if err != nil || int64(len(data)) < start {
+			t.Fatalf("reading the gateway's log: %v", err)
+		}
+		var errs []string
+		for _, line := range strings.Split(string(data[start:]), "\n") {
+			if strings.Contains(line, `"level":"error"`) {
+				errs = append(errs, line)
+			}
+		}
+		return errs
+	}
+}
+
+// startHostileNewGateway starts a gateway on PostgreSQL with an
+// OpenAI-compatible upstream (story-model), the mock (jan-v1-4b, which
+// embeds) and memory on.
+func startHostileNewGateway(t *testing.T) *gateway {
+	t.Helper()
+	up := providertest.NewUpstream(t, &providertest.OpenAIServer{Reply: "Noted."})
+	port := freePort(t)
+	return startGateway(t, port, testCaddyfile(t, siteOptions{
+		Port: port,
+		LLM: fmt.Sprintf(`database_url %s
+		provider up openai {
+			base_url %s/v1
+		}
+		provider mock mock {
+			models jan-v1-4b
+		}
+		model story-model {
+			deployment up
+		}
+		memory {
+			embed_model jan-v1-4b
+			extract_model jan-v1-4b
+		}`, storetest.NewPostgresDatabase(t), up.URL),
+		Routes: "llm_auth",
+	}))
+}
+
+// Bad input to the Responses API, the memory API and embeddings (deep
+// nesting, NUL characters, invalid UTF-8, ids that cannot be ids, oversized
+// and over-many values) is a 4xx in the API's error shape: never a 500, an
+// ERROR log line or a dead process. Text the database can store (a NUL in
+// a response's instructions or input, kept as JSON) round-trips.
+func TestHostileNewInputs(t *testing.T) {
+	errorLines := newGatewayLogs(t)
+	g := startHostileNewGateway(t)
+	auth := []string{"Authorization", "Bearer " + guestToken(t, g)}
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	manyPairs := make([]string, 1000)
+	for i := range manyPairs {
+		manyPairs[i] = fmt.Sprintf(`"k%d":"v"`, i)
+	}
+	texts := func(n, size int) string {
+		in := make([]string, n)
+		for i := range in {
+			in[i] = fmt.Sprintf(`"text %d %s"`, i, strings.Repeat("x", size))
+		}
+		return "[" + strings.Join(in, ",") + "]"
+	}
+	tests := []struct {
+		name, method, path string
+		body               any
+		status             int
+		code               string
+	}{
+		{"responses: deep metadata", "POST", "/v1/responses", `{"model":"story-model","input":"hi","metadata":` + deep + `}`, 400, "invalid_json"},
+		{"responses: deep input", "POST", "/v1/responses", `{"model":"story-model","input":` + deep + `}`, 400, "invalid_json"},
+		{"responses: 1,000 metadata pairs", "POST", "/v1/responses", `{"model":"story-model","input":"hi","metadata":{` + strings.Join(manyPairs, ",") + `}}`, 400, "invalid_value"},
+		{"responses: invalid UTF-8", "POST", "/v1/responses", []byte("{\"model\":\"story-model\",\"input\":\"h\xff\xfei\",\"instructions\":\"\xc3\"}"), 400, "invalid_json"},
+		{"responses: NUL in previous_response_id", "POST", "/v1/responses", `{"model":"story-model","input":"hi","previous_response_id":"resp_\u0000"}`, 400, ""},
+		{"responses: 100 kB previous_response_id", "POST", "/v1/responses", `{"model":"story-model","input":"hi","previous_response_id":"resp_` + strings.Repeat("a", 100000) + `"}`, 400, "invalid_value"},
+		{"responses: unknown previous_response_id", "POST", "/v1/responses", `{"model":"story-model","input":"hi","previous_response_id":"resp_0123456789abcdef0123456789abcdef"}`, 404, ""},
+		{"responses: NUL in conversation", "POST", "/v1/responses", `{"model":"story-model","input":"hi","conversation":"conv_\u0000"}`, 400, ""},
+		{"responses: get with NUL id", "GET", "/v1/responses/resp_%00", nil, 400, ""},
+		{"responses: delete with invalid UTF-8 id", "DELETE", "/v1/responses/resp_%c3", nil, 400, ""},
+		{"responses: input items page too large", "GET", "/v1/responses/resp_x/input_items?limit=9999", nil, 400, "invalid_value"},
+		{"memories: deep body", "POST", "/v1/memories", deep, 400, "invalid_json"},
+		{"memories: NUL in text", "POST", "/v1/memories", `{"text":"a\u0000b"}`, 400, "invalid_value"},
+		{"memories: NUL in project_id", "POST", "/v1/memories", `{"text":"a","kind":"project","project_id":"proj_\u0000"}`, 400, "invalid_value"},
+		{"memories: invalid UTF-8 project_id", "POST", "/v1/memories", []byte("{\"text\":\"a\",\"kind\":\"project\",\"project_id\":\"proj_\xff\"}"), 404, ""},
+		{"memories: text too long", "POST", "/v1/memories", `{"text":"` + strings.Repeat("é", 2001) + `"}`, 400, "invalid_value"},
+		{"memories: list by invalid UTF-8 project", "GET", "/v1/memories?project_id=proj_%ff", nil, 400, ""},
+		{"memories: list after NUL", "GET", "/v1/memories?after=mem_%ff%00", nil, 400, ""},
+		{"memories: get invalid UTF-8 id", "GET", "/v1/memories/mem_%ff", nil, 400, ""},
+		{"memories: patch NUL id", "PATCH", "/v1/memories/mem_%00", `{"text":"x"}`, 404, ""},
+		{"embeddings: deep body", "POST", "/v1/embeddings", deep, 400, "invalid_json"},
+		{"embeddings: NUL model", "POST", "/v1/embeddings", `{"model":"a\u0000","input":"x"}`, 400, "invalid_model"},
+		{"embeddings: 257 inputs", "POST", "/v1/embeddings", `{"model":"jan-v1-4b","input":` + texts(257, 1) + `}`, 400, "invalid_value"},
+		{"embeddings: token arrays", "POST", "/v1/embeddings", `{"model":"jan-v1-4b","input":[[1,2,3]]}`, 400, "unsupported_input"},
+		{"embeddings: 8,193 dimensions", "POST", "/v1/embeddings", `{"model":"jan-v1-4b","input":"x","dimensions":8193}`, 400, "invalid_value"},
+		// 256 texts × 8,192 dimensions: 2 million numbers, an 11 MB
+		// base64 answer and some 100 MB allocated per request before.
+		{"embeddings: 256 inputs × 8,192 dimensions", "POST", "/v1/embeddings", `{"model":"jan-v1-4b","encoding_format":"base64","dimensions":8192,"input":` + texts(256, 7000) + `}`, 400, "invalid_value"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := g.do(tc.method, tc.path, tc.body, auth...)
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d: %.300s", r.Status, tc.status, r.Body)
+			}
+			wantError(t, r, tc.status, tc.code)
+		})
+	}
+
+	// At the bound, the same request is served: 128 texts × 8,192.
+	r := g.do("POST", "/v1/embeddings", `{"model":"jan-v1-4b","encoding_format":"base64","dimensions":8192,"input":`+texts(128, 100)+`}`, auth...)
+	var ans struct {
+		Data []struct {
+			Index     int    `json:"index"`
+			Embedding string `json:"embedding"`
+		} `json:"data"`
+		Usage struct {
+			PromptTokens int `json:"prompt_tokens"`
+		} `json:"usage"`
+	}
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &ans) != nil || len(ans.Data) != 128 ||
+		ans.Data[127].Index != 127 || len(ans.Data[127].Embedding) != base64.StdEncoding.EncodedLen(4*8192) || ans.Usage.PromptTokens == 0 {
+		t.Fatalf("128 × 8,192 at the bound: %d %.300s", r.Status, r.Body)
+	}
+
+	// NUL in what a response stores, kept as JSON, round-trips.
+	r = g.do("POST", "/v1/responses", `{"model":"story-model","input":"h\u0000i","instructions":"a\u0000b","metadata":{"k\u0000":"a\u0000b"}}`, auth...)
+	if r.Status != http.StatusOK {
+		t.Fatalf("NUL in a response's text: %d %s", r.Status, r.Body)
+	}
+	id, _ := r.JSON(t)["id"].(string)
+	got := g.do("GET", "/v1/responses/"+id, nil, auth...).JSON(t)
+	if got["instructions"] != "a\x00b" {
+		t.Errorf("instructions read back as %q", got["instructions"])
+	}
+	if r := g.do("POST", "/v1/responses", `{"model":"story-model","input":"more","previous_response_id":"`+id+`"}`, auth...); r.Status != http.StatusOK {
+		t.Errorf("continuing it: %d %s", r.Status, r.Body)
+	}
+	// Another user's response is a 404, whatever the route.
+	other := []string{"Authorization", "Bearer " + guestToken(t, g)}
+	for _, req := range [][3]string{
+		{"GET", "/v1/responses/" + id, ""},
+		{"GET", "/v1/responses/" + id + "/input_items", ""},
+		{"DELETE", "/v1/responses/" + id, ""},
+		{"POST", "/v1/responses", `{"model":"story-model","input":"steal","previous_response_id":"` + id + `"}`},
+	} {
+		var body any
+		if req[2] != "" {
+			body = req[2]
+		}
+		wantError(t, g.do(req[0], req[1], body, other...), http.StatusNotFound, "")
+	}
+	if lines := errorLines(); len(lines) > 0 {
+		t.Fatalf("client input made the gateway log errors:\n%s", strings.Join(lines, "\n"))
 	}
 }
