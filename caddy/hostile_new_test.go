@@ -7,14 +7,18 @@ package main
 // client over its limit gets nothing more than its 429.
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,5 +265,87 @@ func TestHostileNewInputs(t *testing.T) {
 	}
 	if lines := errorLines(); len(lines) > 0 {
 		t.Fatalf("client input made the gateway log errors:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// Clients that start streamed responses and hang up after the first event
+// leave nothing behind: the gateway cancels every upstream call, and its
+// goroutines return to where they were. The gateway goes on serving.
+func TestHostileResponsesStreamHangUps(t *testing.T) {
+	errorLines := newGatewayLogs(t)
+	var open, canceled atomic.Int64
+	slow := providertest.NewUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		open.Add(1)
+		providertest.StartSSE(w)
+		for i := 0; ; i++ {
+			providertest.SendData(w, `{"id":"chatcmpl-s","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[{"index":0,"delta":{"content":"word "},"finish_reason":null}]}`)
+			select {
+			case <-r.Context().Done():
+				canceled.Add(1)
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if i > 1500 { // 30 s: the gateway never hung up
+				return
+			}
+		}
+	}))
+	port := freePort(t)
+	g := startGateway(t, port, testCaddyfile(t, siteOptions{
+		Port: port,
+		LLM: fmt.Sprintf(`database_url %s
+		provider slow openai {
+			base_url %s/v1
+		}
+		model slow-model {
+			deployment slow
+		}`, storetest.NewPostgresDatabase(t), slow.URL),
+		Routes: "llm_auth",
+	}))
+	token := guestToken(t, g)
+	// Warm up: pools, the store's connections, the upstream transport.
+	wantError(t, g.do("POST", "/v1/responses", `{"model":"slow-model"}`, "Authorization", "Bearer "+token), http.StatusBadRequest, "")
+	runtime.GC()
+	baseline := runtime.NumGoroutine()
+
+	const clients = 20
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() {
+			body := fmt.Sprintf(`{"model":"slow-model","stream":true,"input":"tell a long story %d"}`, i)
+			req, _ := http.NewRequest("POST", g.base+"/v1/responses", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+			if err != nil {
+				t.Errorf("client %d: %v", i, err)
+				return
+			}
+			line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(line, "event: ") {
+				t.Errorf("client %d: %d %q", i, resp.StatusCode, line)
+			}
+			resp.Body.Close() // hang up mid-stream
+		})
+	}
+	wg.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for canceled.Load() < clients || runtime.NumGoroutine() > baseline+5 {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("after %d hang-ups: %d of %d upstream calls canceled, %d goroutines (baseline %d)\n%s",
+				clients, canceled.Load(), open.Load(), runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(50 * time.Millisecond)
+		runtime.GC()
+	}
+	// The gateway still serves.
+	if r := g.do("GET", "/v1/models", nil, "Authorization", "Bearer "+token); r.Status != http.StatusOK {
+		t.Fatalf("after the hang-ups: %d %s", r.Status, r.Body)
+	}
+	if lines := errorLines(); len(lines) > 0 {
+		t.Fatalf("hang-ups made the gateway log errors:\n%s", strings.Join(lines, "\n"))
 	}
 }
