@@ -114,8 +114,12 @@ type MemoryStore interface {
 	DeleteMemoryItems(ctx context.Context, userID int64) (int64, error)
 
 	// AddPendingObservation stores a turn waiting to be observed, not
-	// claimed by anyone, and returns it with ID and CreatedAt set.
-	AddPendingObservation(ctx context.Context, p PendingObservation) (PendingObservation, error)
+	// claimed by anyone, and returns it with ID and CreatedAt set. When the
+	// user has maxPerUser turns waiting already (maxPerUser > 0) it stores
+	// nothing and returns ErrLimitReached: one user's flood of turns must
+	// neither grow the table without end nor make everyone else's turns
+	// wait behind it.
+	AddPendingObservation(ctx context.Context, p PendingObservation, maxPerUser int) (PendingObservation, error)
 	// ClaimPendingObservation claims the turn until until when nobody
 	// holds it at now (never claimed, or its claim has expired), counting
 	// one more attempt; false when another holds it or it is gone.

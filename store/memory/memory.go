@@ -52,8 +52,8 @@ type Store struct {
 
 	// responses are the stored answers of the Responses API.
 	responses responseTable
-	memory  memoryItems                   // memory_items.go
-	pending map[int64]*pendingObservation // memory_pending.go
+	memory    memoryItems                   // memory_items.go
+	pending   map[int64]*pendingObservation // memory_pending.go
 
 	// tombstones keep the place of deleted conversations, items and
 	// projects in their listings, by public id, for a while.
