@@ -251,6 +251,21 @@ func TestHostileNewInputs(t *testing.T) {
 	if r := g.do("POST", "/v1/responses", `{"model":"story-model","input":"more","previous_response_id":"`+id+`"}`, auth...); r.Status != http.StatusOK {
 		t.Errorf("continuing it: %d %s", r.Status, r.Body)
 	}
+	for _, q := range []string{"after=%00", "after=%ff%fe", "after=" + strings.Repeat("m", 4000), "order=sideways", "limit=0", "limit=-1", "limit=1e9", "include[]=%00"} {
+		r := g.do("GET", "/v1/responses/"+id+"/input_items?"+q, nil, auth...)
+		if r.Status >= 500 || r.Status == http.StatusOK && !strings.HasPrefix(q, "include") {
+			t.Errorf("input_items?%.40s: %d %.200s", q, r.Status, r.Body)
+		}
+		if r.Status != http.StatusOK {
+			wantError(t, r, r.Status, "")
+		}
+	}
+	for _, q := range []string{"kind=%00", "kind=user&after=%00", "order=%ff", "limit=101", "project_id=" + strings.Repeat("p", 4000)} {
+		r := g.do("GET", "/v1/memories?"+q, nil, auth...)
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("memories?%.40s: %d %.200s", q, r.Status, r.Body)
+		}
+	}
 	// Another user's response is a 404, whatever the route.
 	other := []string{"Authorization", "Bearer " + guestToken(t, g)}
 	for _, req := range [][3]string{

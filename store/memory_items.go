@@ -100,9 +100,11 @@ type MemoryStore interface {
 	// Embedding. An After that names no item of the user is
 	// ErrInvalidCursor.
 	ListMemoryItems(ctx context.Context, userID int64, f MemoryFilter, opts ListOptions) (Page[MemoryItem], error)
-	// MemoryVectors returns every item of the user with its embedding, for
-	// retrieval, oldest first.
-	MemoryVectors(ctx context.Context, userID int64) ([]MemoryItem, error)
+	// MemoryVectors returns the user's newest max items (every item when
+	// max <= 0) with their embeddings, for retrieval, oldest first. A user
+	// can hold more than the cap CreateMemoryItem keeps (MergeGuest moves
+	// a guest's items without it): recall still reads no more than max.
+	MemoryVectors(ctx context.Context, userID int64, max int) ([]MemoryItem, error)
 	// MemoryStamp returns the stamp of the user's items (see MemoryStamp).
 	MemoryStamp(ctx context.Context, userID int64) (MemoryStamp, error)
 	// UpdateMemoryItem applies the patch and returns the item.

@@ -28,7 +28,7 @@ func waitItems(t *testing.T, st store.Store, userID int64, n int) map[string][]s
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		items, err := st.MemoryVectors(context.Background(), userID)
+		items, err := st.MemoryVectors(context.Background(), userID, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +132,7 @@ func TestObserveGivesUpOnAnOutage(t *testing.T) {
 			}
 		}
 	}
-	if items, _ := f.st.MemoryVectors(ctx, f.userID); len(items) != 0 {
+	if items, _ := f.st.MemoryVectors(ctx, f.userID, 0); len(items) != 0 {
 		t.Fatalf("items stored despite the outage: %v", items)
 	}
 }
@@ -289,7 +289,7 @@ func TestObserveHonoursSettingsChangedSince(t *testing.T) {
 	if n := counted.n.Load(); n < 2 {
 		t.Fatalf("%d records deleted, want both turns done with", n)
 	}
-	if items, _ := f.st.MemoryVectors(ctx, f.userID); len(items) != 0 {
+	if items, _ := f.st.MemoryVectors(ctx, f.userID, 0); len(items) != 0 {
 		t.Fatalf("observed after observe_enabled was turned off: %v", items)
 	}
 }
