@@ -16,6 +16,7 @@ import (
 	"time"
 
 	oa "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/caddy-llm/gateway/handlers/memory"
 	"github.com/caddy-llm/gateway/handlers/provider/mock"
@@ -224,11 +225,18 @@ func (m *memoryChat) say(conv, text string) []string {
 	if r.Status != http.StatusOK {
 		m.t.Fatalf("chat = %d %s", r.Status, r.Body)
 	}
+	return upstreamSystem(m.t, m.upstream)
+}
+
+// upstreamSystem returns the system messages the upstream got last, in
+// order.
+func upstreamSystem(t testing.TB, up *providertest.Upstream) []string {
+	t.Helper()
 	var body struct {
 		Messages []struct{ Role, Content string }
 	}
-	if err := json.Unmarshal(m.upstream.Last(m.t).Body, &body); err != nil {
-		m.t.Fatal(err)
+	if err := json.Unmarshal(up.Last(t).Body, &body); err != nil {
+		t.Fatal(err)
 	}
 	var system []string
 	for _, msg := range body.Messages {
@@ -292,12 +300,11 @@ func (m *memoryChat) waitMemory(item string) []string {
 	}
 }
 
-// Memory through Caddy on PostgreSQL, the upstream recording what it gets:
-// facts stated in one conversation are observed (the mock extracts them)
-// and recalled in a new conversation's upstream request, as one system
-// message after the profile; each setting does what it says; another user
-// never sees them; DELETE /v1/memories forgets them.
-func TestMemoryThroughCaddyOnPostgres(t *testing.T) {
+// startMemoryGateway starts a gateway on a fresh PostgreSQL database with
+// memory on (the mock embeds and extracts) and chat-model answered "Noted."
+// by an upstream that records what it gets.
+func startMemoryGateway(t *testing.T) (*gateway, *providertest.Upstream) {
+	t.Helper()
 	up := providertest.NewUpstream(t, &providertest.OpenAIServer{Reply: "Noted."})
 	dsn := storetest.NewPostgresDatabase(t)
 	port := freePort(t)
@@ -319,6 +326,16 @@ func TestMemoryThroughCaddyOnPostgres(t *testing.T) {
 		}`, dsn, up.URL),
 		Routes: "llm_auth",
 	}))
+	return g, up
+}
+
+// Memory through Caddy on PostgreSQL, the upstream recording what it gets:
+// facts stated in one conversation are observed (the mock extracts them)
+// and recalled in a new conversation's upstream request, as one system
+// message after the profile; each setting does what it says; another user
+// never sees them; DELETE /v1/memories forgets them.
+func TestMemoryThroughCaddyOnPostgres(t *testing.T) {
+	g, up := startMemoryGateway(t)
 	alice := &memoryChat{t: t, g: g, token: guestToken(t, g), upstream: up}
 	bob := &memoryChat{t: t, g: g, token: guestToken(t, g), upstream: up}
 
@@ -549,5 +566,79 @@ func TestDefaultCaddyfileMemoryOutOfTheBox(t *testing.T) {
 	})
 	if err != nil || len(res.Data) != 1 || len(res.Data[0].Embedding) != mock.DefaultEmbeddingDimensions {
 		t.Fatalf("embeddings with the default Caddyfile: %v", err)
+	}
+}
+
+// Memory in the Responses API, through Caddy on PostgreSQL with the SDK:
+// facts observed from a chat conversation are recalled in a response's
+// upstream request (one system message, as for chat), and responses stored
+// in a conversation, plain and streamed, are observed; one not stored is
+// not.
+func TestResponsesMemoryThroughCaddyOnPostgres(t *testing.T) {
+	g, up := startMemoryGateway(t)
+	alice := &memoryChat{t: t, g: g, token: guestToken(t, g), upstream: up}
+	client := sdkClient(g, alice.token)
+	ctx := context.Background()
+	respond := func(conv, text string, store bool) {
+		t.Helper()
+		resp, err := client.Responses.New(ctx, responses.ResponseNewParams{
+			Model: "chat-model", Store: oa.Bool(store),
+			Input:        responses.ResponseNewParamsInputUnion{OfString: oa.String(text)},
+			Conversation: responses.ResponseNewParamsConversationUnion{OfString: oa.String(conv)},
+		})
+		if err != nil || resp.OutputText() != "Noted." {
+			t.Fatalf("response in a conversation: %v %v", resp, err)
+		}
+	}
+
+	alice.say(alice.conversation(""), "Hello! I live in Paris. My favourite colour is blue. How are you?")
+	alice.waitMemory("user: I live in Paris.")
+
+	// Recalled in a response in another conversation: one memory message
+	// beside the instructions, with the defaults' fact only.
+	conv := alice.conversation("")
+	resp, err := client.Responses.New(ctx, responses.ResponseNewParams{
+		Model: "chat-model", Instructions: oa.String("Be brief."),
+		Input:        responses.ResponseNewParamsInputUnion{OfString: oa.String("Where do I live? Paris?")},
+		Conversation: responses.ResponseNewParamsConversationUnion{OfString: oa.String(conv)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	system := upstreamSystem(t, up)
+	mem := recalled(system)
+	if len(system) != 2 || !slices.Contains(system, "Be brief.") || !strings.Contains(mem, "- I live in Paris.") || strings.Contains(mem, "blue") {
+		t.Fatalf("upstream system messages of a response %s: %q", resp.ID, system)
+	}
+	// Without a conversation a response recalls nothing, as a chat
+	// request without one.
+	if _, err := client.Responses.New(ctx, responses.ResponseNewParams{
+		Model: "chat-model", Input: responses.ResponseNewParamsInputUnion{OfString: oa.String("Where do I live? Paris?")},
+	}); err != nil || len(upstreamSystem(t, up)) != 0 {
+		t.Fatalf("a response outside conversations: %v, system %q", err, upstreamSystem(t, up))
+	}
+
+	// Observed: a stored response, then one not stored (never learnt
+	// from), then a streamed one (the worker takes turns in order).
+	respond(conv, "I like cheese.", true)
+	alice.waitMemory("user: I like cheese.")
+	respond(conv, "I like tea.", false)
+	stream := client.Responses.NewStreaming(ctx, responses.ResponseNewParams{
+		Model:        "chat-model",
+		Input:        responses.ResponseNewParamsInputUnion{OfString: oa.String("I like jazz.")},
+		Conversation: responses.ResponseNewParamsConversationUnion{OfString: oa.String(conv)},
+	})
+	for stream.Next() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if items := alice.waitMemory("user: I like jazz."); slices.Contains(items, "user: I like tea.") {
+		t.Fatalf("a response not stored was observed: %v", items)
+	}
+	// What responses taught is recalled in chat.
+	alice.settings(map[string]any{"min_similarity": 0, "max_user_items": 20})
+	if got := recalled(alice.say(alice.conversation(""), "What do I like?")); !strings.Contains(got, "- I like cheese.") || !strings.Contains(got, "- I like jazz.") {
+		t.Fatalf("chat recalls after responses:\n%s", got)
 	}
 }

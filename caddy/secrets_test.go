@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -85,6 +87,12 @@ func TestMain(m *testing.M) {
 
 func secretsInLog() []string {
 	data, err := os.ReadFile(logFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Only tests that run the default Caddyfile, which keeps
+		// Caddy's own log, ran (a -run selection): nothing was logged
+		// here to check.
+		return nil
+	}
 	if err != nil {
 		return []string{"reading the log file: " + err.Error()}
 	}

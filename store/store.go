@@ -56,6 +56,8 @@ type Store interface {
 	RetentionStore
 	ResponseStore
 	MemoryStore // memory_items.go
+	UsageStore
+	UsageLimitStore
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

@@ -29,6 +29,21 @@ type oidcClaims struct {
 	PreferredUsername string `json:"preferred_username"`
 	Email             string `json:"email"`
 	Name              string `json:"name"`
+	// Roles: Keycloak puts realm roles in realm_access.roles; other
+	// providers use a top-level roles claim.
+	Roles       []string `json:"roles"`
+	RealmAccess struct {
+		Roles []string `json:"roles"`
+	} `json:"realm_access"`
+}
+
+// maxRoles bounds the roles kept from one token.
+const maxRoles = 64
+
+// roles returns the token's roles, at most maxRoles.
+func (c *oidcClaims) roles() []string {
+	r := append(c.RealmAccess.Roles[:len(c.RealmAccess.Roles):len(c.RealmAccess.Roles)], c.Roles...)
+	return r[:min(len(r), maxRoles)]
 }
 
 // oidcUser is a cached mapping of a subject to its user, with the profile
@@ -122,6 +137,12 @@ func (v *oidcVerifier) verify(ctx context.Context, raw string) (verifiedToken, e
 	p, err := v.user(ctx, claims)
 	if err != nil {
 		return verifiedToken{}, err
+	}
+	if roles := claims.roles(); len(roles) > 0 {
+		// The cached principal is the subject's; roles are the token's.
+		withRoles := *p
+		withRoles.Roles = roles
+		p = &withRoles
 	}
 	return verifiedToken{principal: p, expiresAt: claims.ExpiresAt.Time}, nil
 }

@@ -56,6 +56,10 @@ type Handler struct {
 	// ReplyWriteTimeout bounds the write of a turn's reply once the answer
 	// has ended. Default 5s.
 	ReplyWriteTimeout time.Duration
+	// Quota, when set, admits each request against token limits, budgets
+	// and key scopes before it goes upstream, and settles it when its
+	// answer has ended. Nil admits everything.
+	Quota Quota
 }
 
 // MediaResolver resolves the media references of a validated request body
@@ -138,6 +142,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			adj.Messages = messages
 		}
 	}
+	maxTokens := chatReq.MaxTokens
+	if maxTokens == 0 {
+		maxTokens = model.MaxOutputTokens
+	}
+	settle, aerr := AdmitRequest(h.Quota, w, r, o, QuotaRequest{Model: model.ID, PromptTokens: EstimatePromptTokens(len(body)), MaxTokens: maxTokens})
+	if aerr != nil {
+		h.reject(w, o, aerr)
+		return
+	}
+	defer settle() // before the Observer's Done, which is deferred earlier
 	var turn Turn
 	if h.Conversations != nil && wantsTurn(chatReq) {
 		// Begun last, once nothing else can refuse the request: it writes

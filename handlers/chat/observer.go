@@ -58,4 +58,11 @@ type Outcome struct {
 	UpstreamLatency time.Duration
 	// Duration is from Start to the end of the answer.
 	Duration time.Duration
+	// EstimatedPromptTokens is the gateway's estimate of the prompt's
+	// tokens (EstimatePromptTokens), for metering an answer whose upstream
+	// never reported its usage (a stream cut short).
+	EstimatedPromptTokens int
+	// Chunks counts the stream chunks relayed that were not usage-only
+	// (for the same estimate: about one token each).
+	Chunks int
 }

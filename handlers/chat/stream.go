@@ -98,6 +98,9 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 		if c.HasUsage {
 			o.Usage, o.HasUsage = c.Usage, true
 		}
+		if !c.UsageOnly {
+			o.Chunks++
+		}
 		if reply != nil && !c.UsageOnly {
 			reply.add(c.Data)
 		}

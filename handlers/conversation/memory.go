@@ -73,10 +73,14 @@ type turnMemory struct {
 // the project's instruction and the profile) when the user's memory is on,
 // and prepares the observation of the turn.
 func (rec *Recorder) recall(ctx context.Context, r *Recording, t Turn, cfg store.MemoryConfig, projectID string) {
-	if rec.Memory == nil || !cfg.Enabled || t.User == nil {
+	if rec.Memory == nil || !cfg.Enabled {
 		return
 	}
-	text := strings.TrimSpace(ItemText(t.User))
+	text := t.UserText
+	if t.User != nil {
+		text = ItemText(t.User)
+	}
+	text = strings.TrimSpace(text)
 	if text == "" {
 		return
 	}
@@ -93,9 +97,10 @@ func (rec *Recorder) recall(ctx context.Context, r *Recording, t Turn, cfg store
 	}
 }
 
-// observe hands a finished turn to memory: only a stored, complete reply
-// with text is learnt from.
-func (r *Recording) observe(reply Reply) {
+// Observe hands a finished turn to memory: only a stored, complete reply
+// with text is learnt from. Finish calls it; an adapter that stores the
+// reply itself (the Responses API) calls it once the reply is stored.
+func (r *Recording) Observe(reply Reply) {
 	m := r.mem
 	if m.memory == nil || !m.observe || reply.Incomplete || strings.TrimSpace(reply.Text) == "" {
 		return

@@ -27,6 +27,10 @@ type Turn struct {
 	// none (it ends with a tool result, say). The adapter has checked it
 	// with ValidateContent when Write.
 	User *store.Item
+	// UserText is the text of the new user message when User is nil
+	// because the adapter appends the turn's items itself (the Responses
+	// API): memory recalls for it, and Recording.Observe learns from it.
+	UserText string
 }
 
 // Ref names the conversation of a turn, as answers show it.
@@ -186,13 +190,15 @@ func (rec *Recorder) startTurn(ctx context.Context, ts store.TurnStore, t Turn) 
 		prefs = DefaultSettings()
 		prefs.UserID = t.UserID
 	}
-	return &Recording{
+	r := &Recording{
 		store:  rec.Store,
 		userID: t.UserID,
 		ref:    Ref{ID: tc.Conversation.PublicID, Title: tc.Conversation.Title},
 		write:  t.Write,
 		system: SystemMessages(tc.Instruction, prefs.ProfileSettings),
-	}, nil
+	}
+	rec.recall(ctx, r, t, prefs.MemoryConfig, tc.Conversation.ProjectPublicID)
+	return r, nil
 }
 
 // Recording is a turn begun by Recorder.Begin.
@@ -232,7 +238,7 @@ func (r *Recording) Finish(ctx context.Context, reply Reply) error {
 	if _, err := r.store.AppendItems(ctx, r.userID, r.ref.ID, []store.Item{AssistantItem(reply)}); err != nil {
 		return fmt.Errorf("appending the reply to conversation %s: %w", r.ref.ID, err)
 	}
-	r.observe(reply)
+	r.Observe(reply)
 	return nil
 }
 

@@ -20,6 +20,10 @@ var ExposedHeaders = []string{
 	"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
 	"X-RateLimit-Limit-Minute", "X-RateLimit-Remaining-Minute",
 	"Retry-After", "X-Request-Id", "X-Auth-Method", "X-Principal-Id", "X-User-ID",
+	// OpenAI's names of the request and token limits (handlers/ratelimit,
+	// handlers/usage), which its JS SDK reads.
+	"X-RateLimit-Limit-Requests", "X-RateLimit-Remaining-Requests", "X-RateLimit-Reset-Requests",
+	"X-RateLimit-Limit-Tokens", "X-RateLimit-Remaining-Tokens", "X-RateLimit-Reset-Tokens",
 }
 
 // allowedMethods are the methods of the API's routes.

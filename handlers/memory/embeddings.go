@@ -58,6 +58,11 @@ type EmbeddingsHandler struct {
 	// does (metrics, access logs, usage): a request without stream whose
 	// usage has prompt tokens only.
 	Observer chat.Observer
+	// Quota, when set, admits each request against token limits, budgets
+	// and key scopes before it goes upstream (reserving the inputs'
+	// estimated tokens, none for an answer), and settles it to the
+	// upstream's count, as for chat completions. Nil admits everything.
+	Quota chat.Quota
 }
 
 // Register adds the route to mux.
@@ -123,6 +128,16 @@ func (h *EmbeddingsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.Model = model.ID
+	inputBytes := 0
+	for _, in := range inputs {
+		inputBytes += len(in)
+	}
+	settle, aerr := chat.AdmitRequest(h.Quota, w, r, o, chat.QuotaRequest{Model: model.ID, PromptTokens: chat.EstimatePromptTokens(inputBytes), NoOutput: true})
+	if aerr != nil {
+		reject(w, o, aerr)
+		return
+	}
+	defer settle() // before the Observer's Done, which is deferred earlier
 	ereq := &provider.EmbeddingRequest{
 		Inputs:      inputs,
 		Model:       model,

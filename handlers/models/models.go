@@ -18,6 +18,13 @@ import (
 type Handler struct {
 	// Router is the routing table listed. Required.
 	Router *provider.Router
+	// Visible, when set, says whether the caller may see a model (an API
+	// key restricted to some models sees only those; the others are 404).
+	Visible func(r *http.Request, model string) bool
+}
+
+func (h *Handler) visible(r *http.Request, model string) bool {
+	return h.Visible == nil || h.Visible(r, model)
 }
 
 // Register adds the handler's routes to mux. Wrong methods are left to the
@@ -34,9 +41,11 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	models := h.Router.Models()
-	list := openai.ModelList{Object: openai.ObjectList, Data: make([]openai.Model, len(models))}
-	for i, m := range models {
-		list.Data[i] = modelObject(m)
+	list := openai.ModelList{Object: openai.ObjectList, Data: make([]openai.Model, 0, len(models))}
+	for _, m := range models {
+		if h.visible(r, m.ID) {
+			list.Data = append(list.Data, modelObject(m))
+		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, list)
 }
@@ -46,7 +55,7 @@ func (h *Handler) retrieve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, ok := h.Router.Model(r.PathValue("id"))
-	if !ok {
+	if !ok || !h.visible(r, m.ID) {
 		apierr.Write(w, apierr.NotFound("model"))
 		return
 	}

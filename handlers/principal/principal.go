@@ -27,6 +27,10 @@ type Principal struct {
 	Issuer       string // token issuer, for JWT principals
 	Username     string
 	Email        string
+	// Roles are the roles of an external OIDC token (Keycloak's
+	// realm_access.roles, or a top-level roles claim); principals of any
+	// other kind have none. The usage API's admin route checks them.
+	Roles []string
 }
 
 type ctxKey struct{}

@@ -121,7 +121,9 @@ func (l *RedisLimiter) allowAll(ctx context.Context, checks []Check, results []R
 		return results, err
 	}
 	defer func() { <-l.turns }()
-	if n = l.localPrefix(checks[:n]); n == 0 {
+	// Take from this node's copy before asking Redis, as Allow does, and
+	// give back what Redis does not let through.
+	if n = l.takeLocal(checks[:n]); n == 0 {
 		return append(results, l.local.peek(checks[0].Key, checks[0].Limit)), nil
 	}
 
@@ -144,6 +146,7 @@ func (l *RedisLimiter) allowAll(ctx context.Context, checks []Check, results []R
 		err = fmt.Errorf("unexpected reply of %d values to a rate limit script over %d buckets", len(reply), n)
 	}
 	if err != nil {
+		l.refundLocal(checks[:n])
 		return results, l.failure(ctx, err)
 	}
 	if l.breaker.success() {
@@ -156,10 +159,14 @@ func (l *RedisLimiter) allowAll(ctx context.Context, checks []Check, results []R
 		r := scriptResult(c.Limit, now, time.Duration(reset)*time.Microsecond, time.Duration(retry)*time.Microsecond)
 		results = append(results, r)
 		if !r.Allowed {
+			// The script stopped here: this bucket and those after it
+			// were not taken from. Redis's refusal is learnt: this
+			// node refuses the bucket by itself until Redis would let
+			// it through again.
+			l.refundLocal(checks[i/2 : n])
 			l.local.learn(c.Key, time.Duration(reset)*time.Microsecond)
 			return results, nil
 		}
-		_, _ = l.local.Allow(ctx, c.Key, c.Limit) // keep this node's count
 	}
 	if n < len(checks) {
 		// Redis allowed every bucket before the first this node's copy
@@ -177,6 +184,26 @@ type scriptArgs struct {
 }
 
 var scriptArgsPool = sync.Pool{New: func() any { return new(scriptArgs) }}
+
+// takeLocal takes one request from this node's copy of each bucket of
+// checks, in order, until one refuses, and returns how many it took: the
+// buckets to ask Redis for.
+func (l *RedisLimiter) takeLocal(checks []Check) int {
+	for i, c := range checks {
+		if !l.local.decide(c.Key, c.Limit, true).Allowed {
+			return i
+		}
+	}
+	return len(checks)
+}
+
+// refundLocal gives back one request to this node's copy of each bucket of
+// checks.
+func (l *RedisLimiter) refundLocal(checks []Check) {
+	for _, c := range checks {
+		l.local.refund(c.Key, c.Limit)
+	}
+}
 
 // localPrefix returns how many of checks, from the first, this node's copy
 // of the buckets would allow.

@@ -123,6 +123,24 @@ func (l *LocalLimiter) learn(key string, resetAfter time.Duration) {
 	shard.mu.Unlock()
 }
 
+// refund gives back one request taken from key's bucket by a decision that
+// did not stand (see RedisLimiter.Allow, which takes from this node's copy
+// before it asks Redis).
+func (l *LocalLimiter) refund(key string, lim Limit) {
+	emission := lim.emissionInterval()
+	now := l.now().Sub(l.epoch)
+	shard := &l.shards[maphash.String(l.seed, key)%localShards]
+	shard.mu.Lock()
+	if tat, ok := shard.tat[key]; ok {
+		if tat -= emission; tat <= now {
+			delete(shard.tat, key)
+		} else {
+			shard.tat[key] = tat
+		}
+	}
+	shard.mu.Unlock()
+}
+
 // sweep drops the buckets that are full again. The caller holds mu.
 func (s *localShard) sweep(now time.Duration) {
 	for key, tat := range s.tat {

@@ -219,8 +219,12 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 	}
 	defer func() { <-l.turns }()
 	// Requests that queued behind others of the same client often find
-	// its bucket empty by now.
-	if r := l.local.peek(key, lim); !r.Allowed {
+	// its bucket empty by now. The request is taken from this node's copy
+	// before Redis is asked, and given back if Redis refuses it: while
+	// answers are on their way, a decision that fails over to the copy
+	// (a timeout under load) must count the requests still in flight, or
+	// a burst lets through some that Redis refused.
+	if r := l.local.decide(key, lim, true); !r.Allowed {
 		return r, nil
 	}
 	burst := lim.Capacity()
@@ -229,6 +233,9 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 	cancel()
 	now := time.Now()
 	if err != nil {
+		// The failure policy's fallback is this copy: it takes the
+		// request again if it lets it through.
+		l.local.refund(key, lim)
 		return Result{}, l.failure(ctx, err)
 	}
 	if l.breaker.success() {
@@ -241,13 +248,13 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 		ResetAt: now.Add(res.ResetAfter),
 	}
 	if res.Allowed == 0 {
+		l.local.refund(key, lim)
 		r.RetryAfter = max(res.RetryAfter, time.Nanosecond)
 		l.local.learn(key, res.ResetAfter)
 		return r, nil
 	}
 	r.Allowed = true
 	r.Remaining = remainingAfter(lim.emissionInterval(), burst, res.ResetAfter)
-	_, _ = l.local.Allow(ctx, key, lim) // keep this node's count
 	return r, nil
 }
 

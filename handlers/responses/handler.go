@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/chat"
+	"github.com/caddy-llm/gateway/handlers/conversation"
 	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/openai"
 	"github.com/caddy-llm/gateway/handlers/principal"
@@ -51,6 +52,13 @@ type Handler struct {
 	Media chat.MediaResolver
 	// Tools, when set, says whether a user allows tools (enable_tools).
 	Tools chat.ToolPolicy
+	// Quota, when set, admits each creation against token limits, budgets
+	// and key scopes before it goes upstream, and settles it when its
+	// answer has ended, as for chat completions. Nil admits everything.
+	Quota chat.Quota
+	// Memory, when set, recalls what a user's memory holds for a turn in a
+	// conversation and learns from its stored reply, as for chat turns.
+	Memory conversation.Memory
 }
 
 // Register adds the API's routes to mux.
@@ -111,15 +119,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, o, openai.ErrNoVision(req.ImageParam, model.ID))
 		return
 	}
+	// Admitted before the turn begins, as chat requests are: a refused
+	// request writes nothing to its conversation. The estimate is the
+	// client's body's, as chat's; the history a turn adds is charged when
+	// the reservation is settled to the upstream's count.
+	maxTokens := req.MaxOutputTokens
+	if maxTokens == 0 {
+		maxTokens = model.MaxOutputTokens
+	}
+	settle, aerr := chat.AdmitRequest(h.Quota, w, r, o, chat.QuotaRequest{Model: model.ID, PromptTokens: chat.EstimatePromptTokens(len(body)), MaxTokens: maxTokens})
+	if aerr != nil {
+		h.reject(w, o, aerr)
+		return
+	}
+	defer settle() // before the Observer's Done, which is deferred earlier
 	t, aerr := h.begin(r, p, req, model)
 	if aerr != nil {
 		h.reject(w, o, aerr)
 		return
 	}
-	// This is the one place between a request's validation and its
-	// upstream call: a pre-upstream check (a token-limit reservation, say)
-	// belongs here, and its settlement in Observer.Done, which sees the
-	// outcome's usage once the answer has ended.
+	// A stream cut short is metered on this estimate: the body sent
+	// upstream, history and system messages included.
+	o.EstimatedPromptTokens = chat.EstimatePromptTokens(len(t.upstream.Body))
 	if req.Stream {
 		h.serveStream(w, r, t, o)
 		return

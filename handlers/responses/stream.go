@@ -93,6 +93,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, t *turn, o
 			rel.usage = usageOf(c.Usage)
 		}
 		if !c.UsageOnly {
+			o.Chunks++ // about a token each, to meter a stream cut short
 			rel.add(c.Data)
 		}
 	}

@@ -147,8 +147,11 @@ func (h *Handler) beginConversation(ctx context.Context, t *turn) ([]Item, []str
 		}
 		stored = append(stored, s)
 	}
-	rec := conversation.Recorder{Store: h.Store}
-	recording, err := rec.Begin(ctx, conversation.Turn{UserID: t.userID, ConversationID: req.Conversation, Write: req.Store, Title: title})
+	rec := conversation.Recorder{Store: h.Store, Memory: h.Memory}
+	recording, err := rec.Begin(ctx, conversation.Turn{
+		UserID: t.userID, ConversationID: req.Conversation, Write: req.Store, Title: title,
+		UserText: newUserText(t.input),
+	})
 	if err != nil {
 		return nil, nil, h.storeError(ctx, err, "conversation")
 	}
@@ -173,6 +176,20 @@ func (h *Handler) beginConversation(ctx context.Context, t *turn) ([]Item, []str
 		}
 	}
 	return conversationItems(page.Items), recording.SystemMessages(), nil
+}
+
+// newUserText is the text of the turn's new user message, which memory
+// recalls for: the last input item's when it is a user message (as chat's
+// last message), "" otherwise (the input ends with a tool's output, say).
+func newUserText(input []Item) string {
+	if len(input) == 0 {
+		return ""
+	}
+	last := input[len(input)-1]
+	if last.Type != ItemMessage || last.Role != conversation.RoleUser {
+		return ""
+	}
+	return replyOf([]Item{last}, false).Text
 }
 
 // storeError answers a store error met while beginning a turn: 404 naming
@@ -306,6 +323,8 @@ func (h *Handler) finish(r *http.Request, o *chat.Outcome, t *turn, resp *Respon
 		added, err := h.Store.AppendItems(ctx, t.userID, t.conv.Conversation().ID, []store.Item{conversation.AssistantItem(reply)})
 		if err != nil {
 			h.logger().Warn("appending a response to its conversation failed", zap.String("model", o.Model), zap.Error(err))
+		} else {
+			t.conv.Observe(reply)
 		}
 		for _, it := range added {
 			t.convItems = append(t.convItems, it.PublicID)

@@ -58,8 +58,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	chatHandler := &chat.Handler{
 		Router:   app.Router(),
 		Logger:   h.logger.Named("chat"),
-		Observer: chatObserver{metrics: app.Metrics()},
-		Media:    app.Media(),
+		Observer: observers(chatObserver{metrics: app.Metrics()}, app.UsageObserver()),
+		// Token limits: reserved before the upstream call, settled after.
+		Quota: app.Quota(),
+		Media: app.Media(),
 		// Chat requests that name a conversation are recorded into it.
 		Conversations: &chat.Recorder{Store: st, Logger: h.logger.Named("turns"), Memory: memoryOf(app)},
 		// A user's enable_tools: false removes tools from their requests.
@@ -74,18 +76,24 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		chatHandler,
 		app.MCPAggregator().Endpoint(chatHandler),
 		// The Responses API answers through the same router, store and
-		// observer as chat completions.
+		// observers (metrics, access log, usage records) as chat completions.
 		&responses.Handler{
 			Router:   app.Router(),
 			Store:    st,
 			Logger:   h.logger.Named("responses"),
-			Observer: chatObserver{metrics: app.Metrics()},
+			Observer: observers(chatObserver{metrics: app.Metrics()}, app.UsageObserver()),
 			Media:    app.Media(),
 			Tools:    conversation.ToolPolicy{Store: st},
+			// Token limits, budgets and key scopes as for chat.
+			Quota: app.Quota(),
+			// Turns in a conversation recall and are observed as chat's.
+			Memory: memoryOf(app),
 		},
-		&models.Handler{Router: app.Router()},
+		&models.Handler{Router: app.Router(), Visible: app.ModelVisible},
+		app.UsageAPI(),
 		// Embeddings and the user's memories (handlers/memory).
-		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings"), Observer: chatObserver{metrics: app.Metrics()}},
+		&memory.EmbeddingsHandler{Router: app.Router(), Logger: h.logger.Named("embeddings"), Observer: observers(chatObserver{metrics: app.Metrics()}, app.UsageObserver()),
+			Quota: app.Quota()},
 		&memory.APIHandler{Store: st, Memory: app.MemoryService(), Logger: h.logger.Named("memory")},
 	)
 	h.api = api

@@ -36,3 +36,32 @@ func (o chatObserver) Done(r *http.Request, out *chat.Outcome) {
 		}
 	}
 }
+
+// observers returns the observers that are not nil, as one.
+func observers(list ...chat.Observer) chat.Observer {
+	var set multiObserver
+	for _, o := range list {
+		if o != nil {
+			set = append(set, o)
+		}
+	}
+	if len(set) == 1 {
+		return set[0]
+	}
+	return set
+}
+
+// multiObserver tells every observer, in order.
+type multiObserver []chat.Observer
+
+func (m multiObserver) FirstByte(r *http.Request, o *chat.Outcome) {
+	for _, x := range m {
+		x.FirstByte(r, o)
+	}
+}
+
+func (m multiObserver) Done(r *http.Request, o *chat.Outcome) {
+	for _, x := range m {
+		x.Done(r, o)
+	}
+}

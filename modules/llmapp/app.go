@@ -83,6 +83,10 @@ type App struct {
 	// Auth configures authentication: gateway tokens, API keys, OIDC.
 	Auth *AuthConfig `json:"auth,omitempty"`
 
+	// Usage configures usage metering, prices, the usage API and token
+	// limits (usage.go). Nil: metering on with defaults, no limits.
+	Usage *UsageConfig `json:"usage,omitempty"`
+
 	// MCP configures the MCP endpoint's upstream tool servers.
 	MCP *MCPConfig `json:"mcp,omitempty"`
 	// MediaResolveURL is the media service resolving jan_… image
@@ -132,6 +136,7 @@ type App struct {
 	readiness     *readiness
 	logger        *zap.Logger
 	routes        *routeTable
+	usage         usageState
 }
 
 // CaddyModule returns the Caddy module information.
@@ -204,7 +209,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.provisionMedia(repl)
 	a.provisionMemory(ctx, repl)
-	return nil
+	return a.provisionUsage(ctx)
 }
 
 // Start logs which parts run embedded, so nobody mistakes the zero-config
@@ -239,6 +244,7 @@ func (a *App) Cleanup() error {
 }
 
 func (a *App) release() {
+	a.releaseUsage() // flushes into the store: before the store goes
 	if a.mcp != nil {
 		_ = a.mcp.Close()
 	}

@@ -77,6 +77,9 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		# Users' memory and embeddings (memory_caddyfile.go)
 //		memory {
 //			<the memory options>
+//		# Usage metering, prices, token limits (usage_caddyfile.go)
+//		usage {
+//			<the usage options>
 //		}
 //	}
 //
@@ -163,6 +166,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				a.Memory = new(MemoryConfig)
 			}
 			err = a.Memory.unmarshalCaddyfile(d)
+		case "usage":
+			if a.Usage == nil {
+				a.Usage = new(UsageConfig)
+			}
+			err = a.Usage.unmarshalCaddyfile(d)
 
 		default:
 			err = d.Errf("unrecognized llm option '%s'", d.Val())

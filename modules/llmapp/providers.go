@@ -54,6 +54,9 @@ type ModelConfig struct {
 	// omits the parameter, leaving the choice to the upstream.
 	NoDefaultTemperature bool `json:"no_default_temperature,omitempty"`
 	NoDefaultTopP        bool `json:"no_default_top_p,omitempty"`
+	// Price is what the model's tokens cost per million, for usage records
+	// and cost budgets (see UsageConfig.Prices, which takes precedence).
+	Price *PriceConfig `json:"price,omitempty"`
 }
 
 // DeploymentConfig is one provider serving a model.

@@ -104,6 +104,8 @@ func (m *ModelConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			m.DefaultTemperature, m.NoDefaultTemperature, err = samplingDefaultArg(d, 2)
 		case "default_top_p":
 			m.DefaultTopP, m.NoDefaultTopP, err = samplingDefaultArg(d, 1)
+		case "price":
+			m.Price, err = priceArgs(d, m.ID)
 		default:
 			err = d.Errf("unrecognized model option '%s'", d.Val())
 		}

@@ -141,6 +141,9 @@ func (p *pending) settle(w http.ResponseWriter, r *http.Request) bool {
 			return false
 		}
 		ratelimit.WriteHeaders(w.Header(), res, g.h.By == ByIP)
+		if g.h.By == ByPrincipal {
+			ratelimit.WriteRequestHeaders(w.Header(), res) // OpenAI's names, for its SDKs
+		}
 		if !res.Allowed {
 			apierr.Write(w, ratelimit.ExceededError(res))
 			return false

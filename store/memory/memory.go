@@ -64,6 +64,9 @@ type Store struct {
 	// settingsLocks serialise UpdateSettings per user (striped by user id)
 	// without holding mu while the caller's apply function runs.
 	settingsLocks [64]sync.Mutex
+
+	// usage holds usage records and their hourly aggregates (usage.go).
+	usage usageState
 }
 
 // conversation is a stored conversation with its items.

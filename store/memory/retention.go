@@ -76,6 +76,7 @@ func (s *Store) deleteUser(u *store.User) {
 	delete(s.settings, id)
 	s.deleteUserResponses(id)
 	s.deleteMemoryItemsLocked(id)
+	s.usage.deleteUser(id)
 	for publicID, t := range s.tombstones {
 		if t.userID == id {
 			delete(s.tombstones, publicID)

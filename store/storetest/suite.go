@@ -44,6 +44,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Turns", testTurns},
 		{"MemoryItems", testMemoryItems},                 // memory_items.go
 		{"PendingObservations", testPendingObservations}, // memory_pending.go
+		{"Usage", testUsage},
+		{"UsageLimits", testUsageLimits},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

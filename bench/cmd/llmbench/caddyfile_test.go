@@ -120,3 +120,24 @@ func TestShippedCaddyfileEnvironment(t *testing.T) {
 		}
 	}
 }
+
+func TestMeteringOffRunChangesOnlyTheUsageBlock(t *testing.T) {
+	dir := t.TempDir()
+	g := gatewayConfig{upstreamAddr: "127.0.0.1:3002", redisURL: "redis://127.0.0.1:3004/0",
+		issuer: &oidcIssuerServer{JWKSURL: "http://127.0.0.1:3005/jwks"}}
+	run, err := meteringOffRun("../../../Caddyfile", dir, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped, err := os.ReadFile("../../../Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, err := os.ReadFile(run.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(string(shipped), "\t\tusage {\n", "\t\tusage {\n\t\t\toff\n", 1); string(changed) != want || want == string(shipped) {
+		t.Fatalf("the metering-off copy differs from the shipped Caddyfile by more than `off` in its usage block")
+	}
+}

@@ -58,7 +58,8 @@ Scenarios: (a) direct to the fake upstream, (b) bare Caddy reverse_proxy,
 (c) the gateway as shipped: the repository's Caddyfile unchanged, set up by
 environment only (API key, per-IP and per-principal Redis limits that never
 refuse, log level info), (d) (c) + PostgreSQL conversation persistence,
-(m) the benchmark's own minimal gateway config. Prints one Markdown table.
+(u) (c) with usage metering off (its cost: (c) − (u)), (m) the benchmark's
+own minimal gateway config. Prints one Markdown table.
 
 `)
 		fs.PrintDefaults()
@@ -81,7 +82,7 @@ refuse, log level info), (d) (c) + PostgreSQL conversation persistence,
 	fs.IntVar(&o.openStreams, "streams", 1000, "concurrent open streams for the memory measurement (0: skip it)")
 	fs.DurationVar(&o.slowChunkDelay, "slow-chunk-delay", 500*time.Millisecond, "chunk pause of the slow upstream that keeps those streams open")
 	fs.BoolVar(&o.memoryFirst, "memory-first", false, "hold the open streams before the rounds, on fresh servers, instead of after them (a server's RSS keeps the heap its earlier load grew)")
-	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d,m", "scenarios to run")
+	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d,u,m", "scenarios to run")
 	fs.StringVar(&o.caddyfile, "caddyfile", filepath.Join(root, "Caddyfile"), "the default Caddyfile that (c) and (d) run as shipped")
 	fs.StringVar(&o.databaseURL, "database-url", dbDefault, "PostgreSQL server for (d); a fresh database is created on it and dropped at the end")
 	fs.IntVar(&o.caddyIdleConns, "caddy-idle-conns", 512, "bare Caddy's idle upstream connections per host, matched to the gateway's provider default (0: Caddy's default, 32)")
@@ -129,8 +130,8 @@ refuse, log level info), (d) (c) + PostgreSQL conversation persistence,
 		return nil, errors.New("-burst-chunks must be at least 1")
 	}
 	for s := range strings.SplitSeq(o.scenarios, ",") {
-		if !slices.Contains([]string{"a", "b", "c", "d", "m"}, strings.TrimSpace(s)) {
-			return nil, fmt.Errorf("-scenarios: unknown scenario %q (a, b, c, d, m)", s)
+		if !slices.Contains([]string{"a", "b", "c", "d", "u", "m"}, strings.TrimSpace(s)) {
+			return nil, fmt.Errorf("-scenarios: unknown scenario %q (a, b, c, d, u, m)", s)
 		}
 	}
 	if o.profileLoad == "" {

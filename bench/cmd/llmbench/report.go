@@ -200,7 +200,7 @@ func (r *report) write(w io.Writer) {
 			return cell
 		}
 	}
-	gatewayOnly := func(i int) bool { return slices.Contains([]string{"c", "d", "m"}, r.scen[i].key) }
+	gatewayOnly := func(i int) bool { return slices.Contains([]string{"c", "d", "u", "m"}, r.scen[i].key) }
 	perRequest := func(j int, f func(sample) int64) func(int) string {
 		return func(i int) string {
 			if !gatewayOnly(i) {
@@ -525,6 +525,10 @@ func (r *report) writeTargets(w io.Writer) {
 	if d >= 0 {
 		v := median(paired(r.per(d, j1, p50), r.per(c, j1, p50), sub))
 		check("a persisted conversation turn adds ≤ 1 ms p50 ((d) − (c), c=1)", fmtMs(v)+" ms", v <= 1, true)
+	}
+	if u := r.index("u"); u >= 0 {
+		v := median(paired(r.per(c, j1, p50), r.per(u, j1, p50), sub))
+		check("usage metering adds ≤ 50 µs p50 ((c) − (u), c=1)", fmt.Sprintf("%.0f µs", v*1000), v <= 0.05, true)
 	}
 	if a >= 0 {
 		v := addedOf(c, js, func(s sample) float64 { return ms(s.gap50) })

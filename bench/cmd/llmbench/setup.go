@@ -80,7 +80,7 @@ func setup(ctx context.Context, o *options) (*env, error) {
 		}
 	}()
 
-	if _, err := os.Stat(o.caddyBin); err != nil && (o.wants("b") || o.wants("c") || o.wants("d") || o.wants("m")) {
+	if _, err := os.Stat(o.caddyBin); err != nil && (o.wants("b") || o.wants("c") || o.wants("d") || o.wants("u") || o.wants("m")) {
 		return nil, fmt.Errorf("the Caddy binary %s is missing; build it with ./xcaddy.sh (./xcaddy.sh bench does): %w", o.caddyBin, err)
 	}
 
@@ -126,7 +126,7 @@ func setup(ctx context.Context, o *options) (*env, error) {
 		}
 		add(s)
 	}
-	if !o.wants("c") && !o.wants("d") && !o.wants("m") {
+	if !o.wants("c") && !o.wants("d") && !o.wants("u") && !o.wants("m") {
 		ok = true
 		return e, nil
 	}
@@ -173,6 +173,14 @@ func setup(ctx context.Context, o *options) (*env, error) {
 			s.skip = func(l load) bool { return l.kind != plainLoad || (l.concurrency != 1 && l.concurrency != low) }
 			add(s)
 		}
+	}
+	if o.wants("u") {
+		s := gw.start(ctx, o, e, "u", "(u) as shipped, usage metering off", "")
+		// Metering's cost is measured on plain requests at c=1 and at the
+		// lowest throughput concurrency, as persistence's.
+		low := slices.Min(append([]int{1 << 30}, o.concurrency...))
+		s.skip = func(l load) bool { return l.kind != plainLoad || (l.concurrency != 1 && l.concurrency != low) }
+		add(s)
 	}
 	if o.wants("m") {
 		add(gw.start(ctx, o, e, "m", "(m) gateway, minimal config", ""))
@@ -231,7 +239,11 @@ func (g gatewayConfig) start(ctx context.Context, o *options, e *env, key, title
 		}, "/v1/healthz")
 	} else {
 		var run caddyRun
-		run, err = shippedRun(o.caddyfile, filepath.Join(e.tmp, name), g, databaseURL)
+		if key == "u" {
+			run, err = meteringOffRun(o.caddyfile, filepath.Join(e.tmp, name), g)
+		} else {
+			run, err = shippedRun(o.caddyfile, filepath.Join(e.tmp, name), g, databaseURL)
+		}
 		if err == nil {
 			srv, err = startCaddy(ctx, o.caddyBin, e.tmp, run)
 		}

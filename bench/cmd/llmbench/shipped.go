@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // neverRefuse is the rate given to every limit of the shipped Caddyfile:
@@ -32,6 +33,35 @@ func shippedRun(caddyfile, dir string, g gatewayConfig, databaseURL string) (cad
 	if err != nil {
 		return caddyRun{}, fmt.Errorf("reading the default Caddyfile: %w", err)
 	}
+	return shippedRunOf(caddyfile, src, dir, g, databaseURL)
+}
+
+// meteringOffRun is shippedRun with one change, for scenario (u): usage
+// metering turned off (`off` in the `usage` block), so that (c) − (u) is
+// what metering costs. The changed copy is written into dir.
+func meteringOffRun(caddyfile, dir string, g gatewayConfig) (caddyRun, error) {
+	src, err := os.ReadFile(caddyfile)
+	if err != nil {
+		return caddyRun{}, fmt.Errorf("reading the default Caddyfile: %w", err)
+	}
+	const block = "\t\tusage {\n"
+	if strings.Count(string(src), block) != 1 {
+		return caddyRun{}, fmt.Errorf("%s: no single usage block to turn metering off in", caddyfile)
+	}
+	src = []byte(strings.Replace(string(src), block, block+"\t\t\toff\n", 1))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return caddyRun{}, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	changed := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(changed, src, 0o600); err != nil {
+		return caddyRun{}, fmt.Errorf("writing %s: %w", changed, err)
+	}
+	return shippedRunOf(changed, src, dir, g, "")
+}
+
+// shippedRunOf is shippedRun for the Caddyfile caddyfile, whose text is src.
+func shippedRunOf(caddyfile string, src []byte, dir string, g gatewayConfig, databaseURL string) (caddyRun, error) {
+	var err error
 	var drop []string
 	for _, m := range caddyfileVars.FindAllStringSubmatch(string(src), -1) {
 		if !slices.Contains(drop, m[1]) {
