@@ -127,33 +127,6 @@ func newGatewayLogs(t *testing.T) func() []string {
 	}
 }
 
-// startHostileNewGateway starts a gateway on PostgreSQL with an
-// OpenAI-compatible upstream (story-model), the mock (jan-v1-4b, which
-// embeds) and memory on.
-func startHostileNewGateway(t *testing.T) *gateway {
-	t.Helper()
-	up := providertest.NewUpstream(t, &providertest.OpenAIServer{Reply: "Noted."})
-	port := freePort(t)
-	return startGateway(t, port, testCaddyfile(t, siteOptions{
-		Port: port,
-		LLM: fmt.Sprintf(`database_url %s
-		provider up openai {
-			base_url %s/v1
-		}
-		provider mock mock {
-			models jan-v1-4b
-		}
-		model story-model {
-			deployment up
-		}
-		memory {
-			embed_model jan-v1-4b
-			extract_model jan-v1-4b
-		}`, storetest.NewPostgresDatabase(t), up.URL),
-		Routes: "llm_auth",
-	}))
-}
-
 // Bad input to the Responses API, the memory API and embeddings (deep
 // nesting, NUL characters, invalid UTF-8, ids that cannot be ids, oversized
 // and over-many values) is a 4xx in the API's error shape: never a 500, an
@@ -161,7 +134,7 @@ func startHostileNewGateway(t *testing.T) *gateway {
 // a response's instructions or input, kept as JSON) round-trips.
 func TestHostileNewInputs(t *testing.T) {
 	errorLines := newGatewayLogs(t)
-	g := startHostileNewGateway(t)
+	g, _ := startMemoryGateway(t)
 	auth := []string{"Authorization", "Bearer " + guestToken(t, g)}
 	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
 	manyPairs := make([]string, 1000)
@@ -181,14 +154,14 @@ func TestHostileNewInputs(t *testing.T) {
 		status             int
 		code               string
 	}{
-		{"responses: deep metadata", "POST", "/v1/responses", `{"model":"story-model","input":"hi","metadata":` + deep + `}`, 400, "invalid_json"},
-		{"responses: deep input", "POST", "/v1/responses", `{"model":"story-model","input":` + deep + `}`, 400, "invalid_json"},
-		{"responses: 1,000 metadata pairs", "POST", "/v1/responses", `{"model":"story-model","input":"hi","metadata":{` + strings.Join(manyPairs, ",") + `}}`, 400, "invalid_value"},
-		{"responses: invalid UTF-8", "POST", "/v1/responses", []byte("{\"model\":\"story-model\",\"input\":\"h\xff\xfei\",\"instructions\":\"\xc3\"}"), 400, "invalid_json"},
-		{"responses: NUL in previous_response_id", "POST", "/v1/responses", `{"model":"story-model","input":"hi","previous_response_id":"resp_\u0000"}`, 400, "invalid_value"},
-		{"responses: 100 kB previous_response_id", "POST", "/v1/responses", `{"model":"story-model","input":"hi","previous_response_id":"resp_` + strings.Repeat("a", 100000) + `"}`, 400, "invalid_value"},
-		{"responses: unknown previous_response_id", "POST", "/v1/responses", `{"model":"story-model","input":"hi","previous_response_id":"resp_0123456789abcdef0123456789abcdef"}`, 404, ""},
-		{"responses: NUL in conversation", "POST", "/v1/responses", `{"model":"story-model","input":"hi","conversation":"conv_\u0000"}`, 400, ""},
+		{"responses: deep metadata", "POST", "/v1/responses", `{"model":"chat-model","input":"hi","metadata":` + deep + `}`, 400, "invalid_json"},
+		{"responses: deep input", "POST", "/v1/responses", `{"model":"chat-model","input":` + deep + `}`, 400, "invalid_json"},
+		{"responses: 1,000 metadata pairs", "POST", "/v1/responses", `{"model":"chat-model","input":"hi","metadata":{` + strings.Join(manyPairs, ",") + `}}`, 400, "invalid_value"},
+		{"responses: invalid UTF-8", "POST", "/v1/responses", []byte("{\"model\":\"chat-model\",\"input\":\"h\xff\xfei\",\"instructions\":\"\xc3\"}"), 400, "invalid_json"},
+		{"responses: NUL in previous_response_id", "POST", "/v1/responses", `{"model":"chat-model","input":"hi","previous_response_id":"resp_\u0000"}`, 400, "invalid_value"},
+		{"responses: 100 kB previous_response_id", "POST", "/v1/responses", `{"model":"chat-model","input":"hi","previous_response_id":"resp_` + strings.Repeat("a", 100000) + `"}`, 400, "invalid_value"},
+		{"responses: unknown previous_response_id", "POST", "/v1/responses", `{"model":"chat-model","input":"hi","previous_response_id":"resp_0123456789abcdef0123456789abcdef"}`, 404, ""},
+		{"responses: NUL in conversation", "POST", "/v1/responses", `{"model":"chat-model","input":"hi","conversation":"conv_\u0000"}`, 400, ""},
 		{"responses: get with NUL id", "GET", "/v1/responses/resp_%00", nil, 404, "not_found"},
 		{"responses: delete with invalid UTF-8 id", "DELETE", "/v1/responses/resp_%c3", nil, 404, "not_found"},
 		{"responses: input items of an invalid UTF-8 id", "GET", "/v1/responses/resp_%ff/input_items", nil, 404, "not_found"},
@@ -239,7 +212,7 @@ func TestHostileNewInputs(t *testing.T) {
 	}
 
 	// NUL in what a response stores, kept as JSON, round-trips.
-	r = g.do("POST", "/v1/responses", `{"model":"story-model","input":"h\u0000i","instructions":"a\u0000b","metadata":{"k\u0000":"a\u0000b"}}`, auth...)
+	r = g.do("POST", "/v1/responses", `{"model":"chat-model","input":"h\u0000i","instructions":"a\u0000b","metadata":{"k\u0000":"a\u0000b"}}`, auth...)
 	if r.Status != http.StatusOK {
 		t.Fatalf("NUL in a response's text: %d %s", r.Status, r.Body)
 	}
@@ -248,7 +221,7 @@ func TestHostileNewInputs(t *testing.T) {
 	if got["instructions"] != "a\x00b" {
 		t.Errorf("instructions read back as %q", got["instructions"])
 	}
-	if r := g.do("POST", "/v1/responses", `{"model":"story-model","input":"more","previous_response_id":"`+id+`"}`, auth...); r.Status != http.StatusOK {
+	if r := g.do("POST", "/v1/responses", `{"model":"chat-model","input":"more","previous_response_id":"`+id+`"}`, auth...); r.Status != http.StatusOK {
 		t.Errorf("continuing it: %d %s", r.Status, r.Body)
 	}
 	for _, q := range []string{"after=%00", "after=%ff%fe", "after=" + strings.Repeat("m", 4000), "order=sideways", "limit=0", "limit=-1", "limit=1e9", "include[]=%00"} {
@@ -272,7 +245,7 @@ func TestHostileNewInputs(t *testing.T) {
 		{"GET", "/v1/responses/" + id, ""},
 		{"GET", "/v1/responses/" + id + "/input_items", ""},
 		{"DELETE", "/v1/responses/" + id, ""},
-		{"POST", "/v1/responses", `{"model":"story-model","input":"steal","previous_response_id":"` + id + `"}`},
+		{"POST", "/v1/responses", `{"model":"chat-model","input":"steal","previous_response_id":"` + id + `"}`},
 	} {
 		var body any
 		if req[2] != "" {

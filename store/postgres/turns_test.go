@@ -13,19 +13,7 @@ import (
 // pooled connection it used commits synchronously again afterwards.
 func TestStartTurnLeavesSynchronousCommitOn(t *testing.T) {
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, postgres.Config{URL: storetest.NewMigratedPostgresDatabase(t), MaxConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	u, err := s.UpsertUser(ctx, store.User{Issuer: "test", Subject: storetest.RandomName("u-"), Kind: store.UserKindUser})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := s.CreateConversation(ctx, store.Conversation{UserID: u.ID}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, u, c := newOneConnTurnStore(t)
 	hi := store.Item{Role: "user", Content: []store.ContentPart{{Type: "input_text", Text: "hi"}}}
 	if _, err := s.StartTurn(ctx, u.ID, c.PublicID, store.TurnStart{Write: true, User: &hi, Title: "T"}); err != nil {
 		t.Fatal(err)
@@ -44,19 +32,7 @@ func TestStartTurnLeavesSynchronousCommitOn(t *testing.T) {
 // pooled connection either.
 func TestStartTurnFailingLeavesSynchronousCommitOn(t *testing.T) {
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, postgres.Config{URL: storetest.NewMigratedPostgresDatabase(t), MaxConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	u, err := s.UpsertUser(ctx, store.User{Issuer: "test", Subject: storetest.RandomName("u-"), Kind: store.UserKindUser})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := s.CreateConversation(ctx, store.Conversation{UserID: u.ID}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, u, c := newOneConnTurnStore(t)
 	nul := store.Item{Role: "user", Content: []store.ContentPart{{Type: "input_text", Text: "a\x00b"}}}
 	hi := store.Item{Role: "user", Content: []store.ContentPart{{Type: "input_text", Text: "hi"}}}
 	canceled, cancel := context.WithCancel(ctx)
@@ -86,4 +62,26 @@ func TestStartTurnFailingLeavesSynchronousCommitOn(t *testing.T) {
 			t.Fatalf("%s: synchronous_commit is %q on the connection after a failed StartTurn, want on", name, setting)
 		}
 	}
+}
+
+// newOneConnTurnStore returns a store whose pool holds one connection (every
+// query after a turn runs on the turn's connection), a user and a
+// conversation of the user.
+func newOneConnTurnStore(t *testing.T) (*postgres.Store, store.User, store.Conversation) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Config{URL: storetest.NewMigratedPostgresDatabase(t), MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	u, err := s.UpsertUser(ctx, store.User{Issuer: "test", Subject: storetest.RandomName("u-"), Kind: store.UserKindUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := s.CreateConversation(ctx, store.Conversation{UserID: u.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, u, c
 }
