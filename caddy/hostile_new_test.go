@@ -239,9 +239,19 @@ func TestHostileNewInputs(t *testing.T) {
 			t.Errorf("memories?%.40s: %d %.200s", q, r.Status, r.Body)
 		}
 	}
-	// Another user's response is a 404, whatever the route.
+	// Another user's response, conversation or memory is a 404, whatever
+	// the route.
+	conv, _ := g.do("POST", "/v1/conversations", map[string]any{}, auth...).JSON(t)["id"].(string)
+	mem, _ := g.do("POST", "/v1/memories", map[string]any{"text": "I keep bees."}, auth...).JSON(t)["id"].(string)
+	if conv == "" || mem == "" {
+		t.Fatalf("a conversation %q and a memory %q to steal", conv, mem)
+	}
 	other := []string{"Authorization", "Bearer " + guestToken(t, g)}
 	for _, req := range [][3]string{
+		{"POST", "/v1/responses", `{"model":"chat-model","input":"steal","conversation":"` + conv + `"}`},
+		{"GET", "/v1/memories/" + mem, ""},
+		{"PATCH", "/v1/memories/" + mem, `{"text":"I keep wasps."}`},
+		{"DELETE", "/v1/memories/" + mem, ""},
 		{"GET", "/v1/responses/" + id, ""},
 		{"GET", "/v1/responses/" + id + "/input_items", ""},
 		{"DELETE", "/v1/responses/" + id, ""},
@@ -252,6 +262,9 @@ func TestHostileNewInputs(t *testing.T) {
 			body = req[2]
 		}
 		wantError(t, g.do(req[0], req[1], body, other...), http.StatusNotFound, "")
+	}
+	if got := g.do("GET", "/v1/memories/"+mem, nil, auth...).JSON(t)["text"]; got != "I keep bees." {
+		t.Errorf("the memory after another user's attempts: %v", got)
 	}
 	if lines := errorLines(); len(lines) > 0 {
 		t.Fatalf("client input made the gateway log errors:\n%s", strings.Join(lines, "\n"))
