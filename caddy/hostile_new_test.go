@@ -352,3 +352,43 @@ func TestHostileResponsesStreamHangUps(t *testing.T) {
 		t.Fatalf("hang-ups made the gateway log errors:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+// Memory writes embed their text upstream (a call the operator pays for,
+// like /v1/embeddings): on the default Caddyfile they take from the
+// principal's chat tier, so a client cannot make the gateway embed without
+// end by writing memories from many addresses; reading memories does not
+// count. Before, only the per-IP limit applied to them.
+func TestHostileMemoryWritesCountAgainstTheChatTier(t *testing.T) {
+	rs := startRedis(t, 0)
+	e := startHostileDefault(t, rs.url(), map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32", "RATE_LIMIT_GUEST": "3/hour"})
+	from := func(ip string, creds ...string) []string { return append([]string{"X-Forwarded-For", ip}, creds...) }
+	guest := e.wantSession(t, e.do("POST", "/llm/auth/guest-login", nil, from("10.42.0.1")...), http.StatusCreated)
+	auth := bearerHeader(guest.Access)
+	var id string
+	for i := range 3 {
+		// Each from a new address: the per-IP limit never bites.
+		ip := fmt.Sprintf("10.42.1.%d", i)
+		if i < 2 {
+			r := e.do("POST", "/v1/memories", map[string]any{"text": fmt.Sprintf("I keep %d bees.", i)}, from(ip, auth...)...)
+			if r.Status != http.StatusCreated {
+				t.Fatalf("memory write %d: %d %s", i, r.Status, r.Body)
+			}
+			id, _ = r.JSON(t)["id"].(string)
+			continue
+		}
+		if r := e.do("PATCH", "/v1/memories/"+id, map[string]any{"text": "I keep wasps."}, from(ip, auth...)...); r.Status != http.StatusOK {
+			t.Fatalf("memory update: %d %s", r.Status, r.Body)
+		}
+	}
+	// The guest tier (3 an hour) is spent, from whatever address.
+	wantError(t, e.do("POST", "/v1/memories", map[string]any{"text": "I keep ants."}, from("10.42.2.1", auth...)...), http.StatusTooManyRequests, "")
+	wantError(t, e.do("PATCH", "/v1/memories/"+id, map[string]any{"text": "I keep moths."}, from("10.42.2.2", auth...)...), http.StatusTooManyRequests, "")
+	wantError(t, e.do("POST", "/v1/embeddings", map[string]any{"model": "jan-v1-4b", "input": "bees"}, from("10.42.2.3", auth...)...), http.StatusTooManyRequests, "")
+	// Reading and forgetting are not chat.
+	if r := e.do("GET", "/v1/memories", nil, from("10.42.2.4", auth...)...); r.Status != http.StatusOK {
+		t.Fatalf("listing memories: %d %s", r.Status, r.Body)
+	}
+	if r := e.do("DELETE", "/v1/memories/"+id, nil, from("10.42.2.5", auth...)...); r.Status != http.StatusOK {
+		t.Fatalf("forgetting a memory: %d %s", r.Status, r.Body)
+	}
+}
