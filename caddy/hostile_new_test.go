@@ -312,6 +312,7 @@ func TestHostileResponsesStreamHangUps(t *testing.T) {
 	baseline := runtime.NumGoroutine()
 
 	const clients = 20
+	var ids [clients]string
 	var wg sync.WaitGroup
 	for i := range clients {
 		wg.Go(func() {
@@ -326,11 +327,18 @@ func TestHostileResponsesStreamHangUps(t *testing.T) {
 				t.Errorf("client %d: %v", i, err)
 				return
 			}
-			line, _ := bufio.NewReader(resp.Body).ReadString('\n')
-			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(line, "event: ") {
-				t.Errorf("client %d: %d %q", i, resp.StatusCode, line)
+			rd := bufio.NewReader(resp.Body)
+			line, _ := rd.ReadString('\n')
+			data, _ := rd.ReadString('\n')
+			var created struct {
+				Response struct{ ID string } `json:"response"`
+			}
+			_ = json.Unmarshal([]byte(strings.TrimPrefix(data, "data: ")), &created)
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(line, "event: ") || created.Response.ID == "" {
+				t.Errorf("client %d: %d %q %q", i, resp.StatusCode, line, data)
 			}
 			resp.Body.Close() // hang up mid-stream
+			ids[i] = created.Response.ID
 		})
 	}
 	wg.Wait()
@@ -343,6 +351,24 @@ func TestHostileResponsesStreamHangUps(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 		runtime.GC()
+	}
+	// Each cut response is kept as it ended, not in progress for ever.
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r := g.do("GET", "/v1/responses/"+id, nil, "Authorization", "Bearer "+token)
+			status, _ := r.JSON(t)["status"].(string)
+			if r.Status == http.StatusOK && status != "in_progress" && status != "queued" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("response %s after its client hung up: %d %.300s", id, r.Status, r.Body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	// The gateway still serves.
 	if r := g.do("GET", "/v1/models", nil, "Authorization", "Bearer "+token); r.Status != http.StatusOK {
