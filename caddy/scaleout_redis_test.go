@@ -344,28 +344,41 @@ func waitReadyOK(t *testing.T, gws []*gateway, timeout time.Duration) {
 	}
 }
 
-// waitClusterDecides waits until a chat through g is counted in the
-// cluster: a new guest's request adds its bucket to one of the masters.
+// waitClusterDecides waits until chats through g are counted on every
+// master of the cluster: a round of new guests' requests adds each one
+// bucket, on every master at least one. One probe proves only its own
+// slot's route: a gateway whose routes to the promoted replica are still
+// stale decides those requests in process (fail open) until a failure
+// there makes it reload the slot map.
 func waitClusterDecides(t *testing.T, cluster *redisCluster, g *gateway, timeout time.Duration) {
 	t.Helper()
-	total := func() (n int64) {
-		for _, keys := range cluster.masters() {
-			n += keys
-		}
-		return n
-	}
+	const round = 12
 	deadline := time.Now().Add(timeout)
 	for {
-		tok := guestToken(t, g)
-		before := total()
-		if r := g.do("POST", "/v1/chat/completions", rateChatRequest, "Authorization", "Bearer "+tok); r.Status != http.StatusOK {
-			t.Fatalf("probe chat through %s: %d %s", g.base, r.Status, r.Body)
+		toks := make([]string, round)
+		for i := range toks {
+			toks[i] = guestToken(t, g)
 		}
-		if total() > before {
+		before := cluster.masters()
+		for _, tok := range toks {
+			if r := g.do("POST", "/v1/chat/completions", rateChatRequest, "Authorization", "Bearer "+tok); r.Status != http.StatusOK {
+				t.Fatalf("probe chat through %s: %d %s", g.base, r.Status, r.Body)
+			}
+		}
+		after := cluster.masters()
+		var added int64
+		everyMaster := len(after) == len(before)
+		for port, keys := range after {
+			added += keys - before[port]
+			if keys <= before[port] {
+				everyMaster = false
+			}
+		}
+		if everyMaster && added >= round {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not decide through the cluster again within %s", g.base, timeout)
+			t.Fatalf("%s did not decide through every master of the cluster again within %s", g.base, timeout)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}

@@ -100,9 +100,11 @@ type MemoryStore interface {
 	// Embedding. An After that names no item of the user is
 	// ErrInvalidCursor.
 	ListMemoryItems(ctx context.Context, userID int64, f MemoryFilter, opts ListOptions) (Page[MemoryItem], error)
-	// MemoryVectors returns every item of the user with its embedding, for
-	// retrieval, oldest first.
-	MemoryVectors(ctx context.Context, userID int64) ([]MemoryItem, error)
+	// MemoryVectors returns the user's newest max items (every item when
+	// max <= 0) with their embeddings, for retrieval, oldest first. A user
+	// can hold more than the cap CreateMemoryItem keeps (MergeGuest moves
+	// a guest's items without it): recall still reads no more than max.
+	MemoryVectors(ctx context.Context, userID int64, max int) ([]MemoryItem, error)
 	// MemoryStamp returns the stamp of the user's items (see MemoryStamp).
 	MemoryStamp(ctx context.Context, userID int64) (MemoryStamp, error)
 	// UpdateMemoryItem applies the patch and returns the item.
@@ -114,8 +116,12 @@ type MemoryStore interface {
 	DeleteMemoryItems(ctx context.Context, userID int64) (int64, error)
 
 	// AddPendingObservation stores a turn waiting to be observed, not
-	// claimed by anyone, and returns it with ID and CreatedAt set.
-	AddPendingObservation(ctx context.Context, p PendingObservation) (PendingObservation, error)
+	// claimed by anyone, and returns it with ID and CreatedAt set. When the
+	// user has maxPerUser turns waiting already (maxPerUser > 0) it stores
+	// nothing and returns ErrLimitReached: one user's flood of turns must
+	// neither grow the table without end nor make everyone else's turns
+	// wait behind it.
+	AddPendingObservation(ctx context.Context, p PendingObservation, maxPerUser int) (PendingObservation, error)
 	// ClaimPendingObservation claims the turn until until when nobody
 	// holds it at now (never claimed, or its claim has expired), counting
 	// one more attempt; false when another holds it or it is gone.

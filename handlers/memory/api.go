@@ -131,7 +131,7 @@ const maxIDLength = 128
 // given).
 func itemID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
-	if !strings.HasPrefix(id, store.PrefixMemory+"_") || len(id) > maxIDLength || strings.ContainsRune(id, 0) {
+	if !strings.HasPrefix(id, store.PrefixMemory+"_") || len(id) > maxIDLength || strings.ContainsRune(id, 0) || !utf8.ValidString(id) {
 		return "", apierr.NotFound("memory")
 	}
 	return id, nil

@@ -32,6 +32,12 @@ const (
 	// MaxEmbeddingDimensions is the largest dimensions a request may ask
 	// for.
 	MaxEmbeddingDimensions = 8192
+	// MaxEmbeddingValues bounds inputs × dimensions, the numbers one
+	// answer holds (256 texts of 4,096 dimensions, 128 of 8,192): each
+	// costs 4 bytes as a vector and up to 12 in the JSON answer, so the
+	// two largest bounds together (2 million numbers, some 25 MB of JSON
+	// per request) would let a few requests at once take gigabytes.
+	MaxEmbeddingValues = 1 << 20
 )
 
 // EmbeddingsHandler serves POST /v1/embeddings in OpenAI's shape: input (a
@@ -73,26 +79,6 @@ type embeddingsRequest struct {
 	User           string          `json:"user"`
 }
 
-// embeddingObject is one entry of the answer's data; Embedding is a JSON
-// array of numbers or a base64 string, written beforehand.
-type embeddingObject struct {
-	Object    string          `json:"object"`
-	Index     int             `json:"index"`
-	Embedding json.RawMessage `json:"embedding"`
-}
-
-type embeddingsAnswer struct {
-	Object string            `json:"object"`
-	Data   []embeddingObject `json:"data"`
-	Model  string            `json:"model"`
-	Usage  embeddingsUsage   `json:"usage"`
-}
-
-type embeddingsUsage struct {
-	PromptTokens int `json:"prompt_tokens"`
-	TotalTokens  int `json:"total_tokens"`
-}
-
 func (h *EmbeddingsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o := &chat.Outcome{Start: time.Now()}
 	if h.Observer != nil {
@@ -127,6 +113,10 @@ func (h *EmbeddingsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if aerr == nil {
 		aerr = validateEmbeddingOptions(&req)
+	}
+	if aerr == nil && req.Dimensions != nil && len(inputs)*(*req.Dimensions) > MaxEmbeddingValues {
+		aerr = apierr.Invalid("dimensions", "invalid_value", "inputs × dimensions can be at most "+
+			strconv.Itoa(MaxEmbeddingValues)+": send fewer texts per request, or ask for fewer dimensions")
 	}
 	if aerr != nil {
 		reject(w, o, aerr)
@@ -171,7 +161,7 @@ func (h *EmbeddingsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Observer != nil {
 		h.Observer.FirstByte(r, o)
 	}
-	httpx.WriteJSON(w, http.StatusOK, answerOf(model.ID, req.EncodingFormat, out))
+	writeAnswer(w, model.ID, req.EncodingFormat, out)
 }
 
 // reject writes a request error.
@@ -252,24 +242,43 @@ func validateEmbeddingOptions(req *embeddingsRequest) *apierr.Error {
 	return nil
 }
 
-// answerOf writes the provider's vectors as OpenAI's list object.
-func answerOf(model, format string, out *provider.Embeddings) embeddingsAnswer {
-	ans := embeddingsAnswer{
-		Object: "list",
-		Data:   make([]embeddingObject, len(out.Vectors)),
-		Model:  model,
-		Usage:  embeddingsUsage{PromptTokens: out.PromptTokens, TotalTokens: out.PromptTokens},
+// writeAnswer writes the provider's vectors as OpenAI's list object,
+// encoded by hand into one buffer: through encoding/json each vector's
+// bytes would be copied (and checked) once more.
+func writeAnswer(w http.ResponseWriter, model, format string, out *provider.Embeddings) {
+	size := 128 + len(model)
+	for _, v := range out.Vectors {
+		size += 64 + 12*len(v)
 	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, `{"object":"list","data":[`...)
 	for i, v := range out.Vectors {
-		var enc []byte
-		if format == "base64" {
-			enc = appendBase64Vector(nil, v)
-		} else {
-			enc = appendFloatVector(nil, v)
+		if i > 0 {
+			buf = append(buf, ',')
 		}
-		ans.Data[i] = embeddingObject{Object: "embedding", Index: i, Embedding: enc}
+		buf = append(buf, `{"object":"embedding","index":`...)
+		buf = strconv.AppendInt(buf, int64(i), 10)
+		buf = append(buf, `,"embedding":`...)
+		if format == "base64" {
+			buf = appendBase64Vector(buf, v)
+		} else {
+			buf = appendFloatVector(buf, v)
+		}
+		buf = append(buf, '}')
 	}
-	return ans
+	name, _ := json.Marshal(model) // a string cannot fail to encode
+	buf = append(buf, `],"model":`...)
+	buf = append(buf, name...)
+	buf = append(buf, `,"usage":{"prompt_tokens":`...)
+	buf = strconv.AppendInt(buf, int64(out.PromptTokens), 10)
+	buf = append(buf, `,"total_tokens":`...)
+	buf = strconv.AppendInt(buf, int64(out.PromptTokens), 10)
+	buf = append(buf, "}}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(buf)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf)
 }
 
 // appendFloatVector appends v as a JSON array of numbers, each written with

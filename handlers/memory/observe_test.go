@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"github.com/caddy-llm/gateway/handlers/provider/openai"
 	"github.com/caddy-llm/gateway/handlers/provider/providertest"
 	"github.com/caddy-llm/gateway/store"
+	storemem "github.com/caddy-llm/gateway/store/memory"
 )
 
 // waitItems waits until the user has n items (the workers run in the
@@ -26,7 +28,7 @@ func waitItems(t *testing.T, st store.Store, userID int64, n int) map[string][]s
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		items, err := st.MemoryVectors(context.Background(), userID)
+		items, err := st.MemoryVectors(context.Background(), userID, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +132,7 @@ func TestObserveGivesUpOnAnOutage(t *testing.T) {
 			}
 		}
 	}
-	if items, _ := f.st.MemoryVectors(ctx, f.userID); len(items) != 0 {
+	if items, _ := f.st.MemoryVectors(ctx, f.userID, 0); len(items) != 0 {
 		t.Fatalf("items stored despite the outage: %v", items)
 	}
 }
@@ -213,14 +215,14 @@ func TestObserveTurnsLeftByAnotherProcess(t *testing.T) {
 	defer cancel()
 	_, err := f.st.AddPendingObservation(ctx, store.PendingObservation{
 		UserID: f.userID, ConversationPublicID: "conv_1", UserText: "I work at a bakery.", AssistantText: "Nice.",
-	})
+	}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// One that a dead worker held: observed once its claim expires.
 	held, err := f.st.AddPendingObservation(ctx, store.PendingObservation{
 		UserID: f.userID, ConversationPublicID: "conv_2", UserText: "I have two cats.", AssistantText: "Nice.",
-	})
+	}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +289,7 @@ func TestObserveHonoursSettingsChangedSince(t *testing.T) {
 	if n := counted.n.Load(); n < 2 {
 		t.Fatalf("%d records deleted, want both turns done with", n)
 	}
-	if items, _ := f.st.MemoryVectors(ctx, f.userID); len(items) != 0 {
+	if items, _ := f.st.MemoryVectors(ctx, f.userID, 0); len(items) != 0 {
 		t.Fatalf("observed after observe_enabled was turned off: %v", items)
 	}
 }
@@ -301,4 +303,52 @@ type countingDeletes struct {
 func (c *countingDeletes) DeletePendingObservation(ctx context.Context, id int64) error {
 	c.n.Add(1)
 	return c.Store.DeletePendingObservation(ctx, id)
+}
+
+// A user flooding turns faster than the workers observe them has at most
+// maxPendingPerUser of them waiting in the store; the rest are not
+// observed, and another user's turn is still recorded.
+func TestObserveFloodIsBoundedPerUser(t *testing.T) {
+	st := storemem.New()
+	f := newRecallFixtureOn(t, st)
+	other, err := st.UpsertUser(context.Background(), store.User{Issuer: "t", Subject: "other", Kind: store.UserKindUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(Config{Store: st, Router: f.svc.cfg.Router, EmbedModel: testModel, ExtractModel: testModel, QueueSize: 1000})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Only the recorder runs: no worker takes the turns away.
+	done := make(chan struct{})
+	go func() { defer close(done); svc.record(ctx) }()
+	const flood = 3 * maxPendingPerUser
+	for i := range flood {
+		svc.Observe(conversation.Observation{UserID: f.userID, ConversationPublicID: "conv_1", User: fmt.Sprintf("Fact number %d.", i), Assistant: "Ok."})
+	}
+	svc.Observe(conversation.Observation{UserID: other.ID, ConversationPublicID: "conv_2", User: "I live in Oslo.", Assistant: "Nice."})
+	waiting := func() map[int64]int {
+		got, err := st.ClaimPendingObservations(ctx, time.Now(), time.Now().Add(time.Millisecond), 10*flood)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[int64]int{}
+		for _, p := range got {
+			n[p.UserID]++
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(svc.intake) > 0 || waiting()[other.ID] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("turns still queued: %d; waiting: %v", len(svc.intake), waiting())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // the claims above expired
+	n := waiting()
+	if n[f.userID] != maxPendingPerUser || n[other.ID] != 1 {
+		t.Fatalf("waiting per user: %v, want %d of the flooder's %d turns and the other user's one", n, maxPendingPerUser, flood)
+	}
+	cancel()
+	<-done
 }

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -27,6 +28,12 @@ const (
 	// maxDeliveries is how often a turn is claimed before it is given up:
 	// a turn whose workers keep dying with it is not retried for ever.
 	maxDeliveries = 3
+	// maxPendingPerUser is how many of one user's turns may wait to be
+	// observed; the user's further turns are not observed until the
+	// workers catch up. A client flooding turns (each an extraction call)
+	// then neither grows the table without end nor makes every other
+	// user's turns wait behind its backlog.
+	maxPendingPerUser = 32
 )
 
 // job is a turn for a worker: its pending record in the store (0 when it
@@ -90,7 +97,12 @@ func (s *Service) record(ctx context.Context) {
 		p, err := s.cfg.Store.AddPendingObservation(ctx, store.PendingObservation{
 			UserID: o.UserID, ConversationPublicID: o.ConversationPublicID, ProjectPublicID: o.ProjectPublicID,
 			UserText: o.User, AssistantText: o.Assistant,
-		})
+		}, maxPendingPerUser)
+		if errors.Is(err, store.ErrLimitReached) {
+			s.warner.warn("a user has too many turns waiting to be observed; a turn is not observed",
+				zap.Int("max_pending_per_user", maxPendingPerUser))
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return

@@ -220,19 +220,22 @@ type userVectors struct {
 // that changed (an item added, updated or deleted, by any replica) reloads
 // the set. It keeps at most maxUsers users and maxBytes of vectors and
 // texts: a set that does not fit evicts others (any: Go's map order is
-// random), and one larger than maxBytes alone is used but not kept.
+// random), and one larger than maxBytes alone is used but not kept. A set
+// holds the user's newest maxItems items: a user holding more (guests'
+// items merged into the account) costs a recall no more than the cap.
 type vectorCache struct {
 	st       store.MemoryStore
 	maxUsers int
 	maxBytes int
+	maxItems int
 
 	mu    sync.Mutex
 	users map[int64]*userVectors
 	bytes int
 }
 
-func newVectorCache(st store.MemoryStore, maxUsers, maxBytes int) *vectorCache {
-	return &vectorCache{st: st, maxUsers: maxUsers, maxBytes: maxBytes, users: make(map[int64]*userVectors)}
+func newVectorCache(st store.MemoryStore, maxUsers, maxBytes, maxItems int) *vectorCache {
+	return &vectorCache{st: st, maxUsers: maxUsers, maxBytes: maxBytes, maxItems: maxItems, users: make(map[int64]*userVectors)}
 }
 
 // get returns the user's current set.
@@ -251,7 +254,7 @@ func (c *vectorCache) get(ctx context.Context, userID int64) (*userVectors, erro
 		c.forget(userID)
 		return &userVectors{stamp: stamp}, nil
 	}
-	items, err := c.st.MemoryVectors(ctx, userID)
+	items, err := c.st.MemoryVectors(ctx, userID, c.maxItems)
 	if err != nil {
 		return nil, err
 	}

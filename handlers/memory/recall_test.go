@@ -291,3 +291,28 @@ func TestRecallTextIsBounded(t *testing.T) {
 		t.Fatal("a short text was changed")
 	}
 }
+
+// A user holding more items than max_items_per_user (guests' items merged
+// into the account bring them past the cap) costs a recall no more than the
+// cap: only the newest items are read, compared and cached.
+func TestRecallReadsAtMostTheCap(t *testing.T) {
+	st := storemem.New()
+	router, _ := mockRouter(t)
+	svc := New(Config{Store: st, Router: router, EmbedModel: testModel, MaxItemsPerUser: 3})
+	ctx := context.Background()
+	u, _ := st.UpsertUser(ctx, store.User{Issuer: "t", Subject: "over-cap", Kind: store.UserKindUser})
+	f := &recallFixture{svc: svc, st: st, userID: u.ID}
+	f.add(t, store.MemoryKindUser, "I live in Paris.", "", "") // the oldest: past the cap
+	for j := range 9 {
+		f.add(t, store.MemoryKindUser, fmt.Sprintf("I like Paris café number %d.", j), "", "")
+	}
+	got := svc.Recall(ctx, conversation.RecallQuery{UserID: u.ID, Text: "Do I live in Paris? Which café?", Config: allOn()})
+	if strings.Contains(got, "I live in Paris.") || !strings.Contains(got, "number 8") {
+		t.Fatalf("recalled %q: want only the newest 3 items considered", got)
+	}
+	svc.cache.mu.Lock()
+	defer svc.cache.mu.Unlock()
+	if set := svc.cache.users[u.ID]; set == nil || len(set.items) != 3 {
+		t.Fatalf("cached set: %+v, want the newest 3 items", set)
+	}
+}

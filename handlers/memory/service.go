@@ -138,7 +138,7 @@ func New(cfg Config) *Service {
 		cfg:    cfg,
 		logger: logger,
 		warner: newWarner(logger),
-		cache:  newVectorCache(cfg.Store, cfg.MaxCachedUsers, cfg.MaxCacheBytes),
+		cache:  newVectorCache(cfg.Store, cfg.MaxCachedUsers, cfg.MaxCacheBytes, cfg.MaxItemsPerUser),
 		intake: make(chan conversation.Observation, cfg.QueueSize),
 		work:   make(chan job, cfg.QueueSize),
 	}

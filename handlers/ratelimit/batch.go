@@ -160,8 +160,11 @@ func (l *RedisLimiter) allowAll(ctx context.Context, checks []Check, results []R
 		results = append(results, r)
 		if !r.Allowed {
 			// The script stopped here: this bucket and those after it
-			// were not taken from.
+			// were not taken from. Redis's refusal is learnt: this
+			// node refuses the bucket by itself until Redis would let
+			// it through again.
 			l.refundLocal(checks[i/2 : n])
+			l.local.learn(c.Key, time.Duration(reset)*time.Microsecond)
 			return results, nil
 		}
 	}

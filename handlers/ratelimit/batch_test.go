@@ -172,3 +172,46 @@ func TestAllowAllFailurePolicies(t *testing.T) {
 		t.Fatalf("fail closed: %+v, %v; want the first allowed by the copy and ErrUnavailable for the second", res, err)
 	}
 }
+
+// A node that Redis told a key is over its limit (spent on other nodes)
+// refuses that key by itself afterwards, until Redis said it would be
+// allowed again: a client over its limit elsewhere is not let into the
+// handlers after a deferred limit (authentication, the store) on every
+// request before Redis refuses it again. Both ways of asking Redis learn:
+// the batch script and redis_rate's single bucket.
+func TestRedisRefusalIsLearntByTheNode(t *testing.T) {
+	client := newTestRedisClient(t, 5*time.Second)
+	prefix := newTestPrefix(t, client)
+	other := NewRedis(client, RedisOptions{Prefix: prefix, Timeout: 5 * time.Second})
+	here := NewRedis(client, RedisOptions{Prefix: prefix, Timeout: 5 * time.Second})
+	ctx := context.Background()
+	lim := Limit{Rate: 3, Period: time.Hour}
+	for name, decide := range map[string]func(g *Guarded, key string) (Result, error){
+		"batch": func(g *Guarded, key string) (Result, error) {
+			res, err := AllowAll(ctx, []Check{{g, "ip:other", PerMinute(1000)}, {g, key, lim}}, nil)
+			return res[len(res)-1], err
+		},
+		"single": func(g *Guarded, key string) (Result, error) { return g.Allow(ctx, key, lim) },
+	} {
+		key := "learn:" + name
+		g := &Guarded{Limiter: here, Policy: FailClosed}
+		for range 3 { // the whole bucket, spent on the other node
+			if r, err := other.Allow(ctx, key, lim); err != nil || !r.Allowed {
+				t.Fatalf("%s: other node refused its own budget: %+v %v", name, r, err)
+			}
+		}
+		if g.Refuses(key, lim) {
+			t.Fatalf("%s: this node refuses a key it never saw", name)
+		}
+		r, err := decide(g, key)
+		if err != nil || r.Allowed || r.RetryAfter <= 0 {
+			t.Fatalf("%s: Redis let a spent bucket through: %+v %v", name, r, err)
+		}
+		if !g.Refuses(key, lim) {
+			t.Fatalf("%s: after Redis refused the key, this node still lets it through to the handlers", name)
+		}
+		if g.Refuses("learn:someone-else", lim) {
+			t.Fatalf("%s: the refusal spread to another key", name)
+		}
+	}
+}

@@ -104,6 +104,25 @@ func (l *LocalLimiter) decide(key string, lim Limit, take bool) Result {
 	}
 }
 
+// learn records a refusal decided elsewhere (by Redis, counting every
+// node): the bucket of key is full again only after resetAfter, as Redis
+// said. Until the refusal's retry time this node's copy then refuses the
+// key too, without asking: a client over its limit on other nodes is not
+// let in to authenticate, read a body or query the store here on each
+// request before Redis refuses it again.
+func (l *LocalLimiter) learn(key string, resetAfter time.Duration) {
+	if resetAfter <= 0 {
+		return
+	}
+	now := l.now().Sub(l.epoch)
+	shard := &l.shards[maphash.String(l.seed, key)%localShards]
+	shard.mu.Lock()
+	if tat := now + resetAfter; tat > shard.tat[key] {
+		shard.tat[key] = tat
+	}
+	shard.mu.Unlock()
+}
+
 // refund gives back one request taken from key's bucket by a decision that
 // did not stand (see RedisLimiter.Allow, which takes from this node's copy
 // before it asks Redis).

@@ -250,6 +250,7 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 	if res.Allowed == 0 {
 		l.local.refund(key, lim)
 		r.RetryAfter = max(res.RetryAfter, time.Nanosecond)
+		l.local.learn(key, res.ResetAfter)
 		return r, nil
 	}
 	r.Allowed = true

@@ -203,6 +203,10 @@ func optionalID(v gjson.Result, param string) (string, *apierr.Error) {
 	if len(v.Str) > MaxIDLength {
 		return "", errValue(param, "is too long")
 	}
+	if strings.ContainsRune(v.Str, 0) {
+		// No id holds one; PostgreSQL could not even look it up.
+		return "", errValue(param, "must not contain the NUL character")
+	}
 	return strings.Clone(v.Str), nil
 }
 

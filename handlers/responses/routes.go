@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
+	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/httpx"
 	"github.com/caddy-llm/gateway/handlers/principal"
 	"github.com/caddy-llm/gateway/store"
@@ -14,7 +17,11 @@ import (
 
 // get answers GET /v1/responses/{id}: the stored Response object.
 func (h *Handler) get(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
-	rec, err := h.Store.GetResponse(r.Context(), p.UserID, r.PathValue("id"))
+	id, err := responseID(r)
+	if err != nil {
+		return err
+	}
+	rec, err := h.Store.GetResponse(r.Context(), p.UserID, id)
 	if err != nil {
 		return err
 	}
@@ -29,7 +36,10 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, p *principal.Princ
 // delete answers DELETE /v1/responses/{id}. The items the response
 // appended to a conversation stay there: they are the conversation's.
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request, p *principal.Principal) error {
-	id := r.PathValue("id")
+	id, err := responseID(r)
+	if err != nil {
+		return err
+	}
 	if err := h.Store.DeleteResponse(r.Context(), p.UserID, id); err != nil {
 		return err
 	}
@@ -45,7 +55,11 @@ func (h *Handler) inputItems(w http.ResponseWriter, r *http.Request, p *principa
 	if aerr != nil {
 		return aerr
 	}
-	rec, err := h.Store.GetResponse(r.Context(), p.UserID, r.PathValue("id"))
+	id, err := responseID(r)
+	if err != nil {
+		return err
+	}
+	rec, err := h.Store.GetResponse(r.Context(), p.UserID, id)
 	if err != nil {
 		return err
 	}
@@ -81,4 +95,17 @@ func (h *Handler) inputItems(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	httpx.WriteJSON(w, http.StatusOK, httpx.NewList(page, first, last, end < len(items)))
 	return nil
+}
+
+// responseID returns the {id} of the route, or a 404 for one that cannot
+// name a response (a NUL, invalid UTF-8, no resp_ prefix, too long):
+// PostgreSQL would refuse such bytes with a 400 where the in-memory store
+// finds nothing, and every store must answer alike.
+func responseID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !strings.HasPrefix(id, store.PrefixResponse+"_") || len(id) > MaxIDLength ||
+		strings.ContainsRune(id, 0) || !utf8.ValidString(id) {
+		return "", apierr.NotFound("response")
+	}
+	return id, nil
 }

@@ -66,7 +66,7 @@ type Handler struct {
 	// limits at once (one Redis round trip for all of a request's
 	// buckets), llm_auth before it refuses a request, or llm_api before it
 	// serves one. A client this node already knows to be over the limit
-	// is refused at once. Use it only when llm_auth, llm_rate_limit or
+	// (counted here, or refused by Redis lately) is refused at once. Use it only when llm_auth, llm_rate_limit or
 	// llm_api follow: any other handler would run before the decision,
 	// which is then made, and counted, only after the route returns.
 	Defer bool `json:"defer,omitempty"`

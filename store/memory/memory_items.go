@@ -131,10 +131,13 @@ func (s *Store) ListMemoryItems(_ context.Context, userID int64, f store.MemoryF
 }
 
 // MemoryVectors implements store.MemoryStore.
-func (s *Store) MemoryVectors(_ context.Context, userID int64) ([]store.MemoryItem, error) {
+func (s *Store) MemoryVectors(_ context.Context, userID int64, max int) ([]store.MemoryItem, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	items := s.memory.byUser[userID]
+	items := s.memory.byUser[userID] // oldest first
+	if max > 0 && len(items) > max {
+		items = items[len(items)-max:]
+	}
 	out := make([]store.MemoryItem, len(items))
 	for i, it := range items {
 		out[i] = copyMemoryItem(it)

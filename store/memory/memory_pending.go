@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"time"
 
@@ -19,11 +20,22 @@ func (p *pendingObservation) free(now time.Time) bool {
 }
 
 // AddPendingObservation implements store.MemoryStore.
-func (s *Store) AddPendingObservation(_ context.Context, p store.PendingObservation) (store.PendingObservation, error) {
+func (s *Store) AddPendingObservation(_ context.Context, p store.PendingObservation, maxPerUser int) (store.PendingObservation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.requireUser("adding pending observation", p.UserID); err != nil {
 		return store.PendingObservation{}, err
+	}
+	if maxPerUser > 0 {
+		waiting := 0
+		for _, q := range s.pending {
+			if q.rec.UserID == p.UserID {
+				waiting++
+			}
+		}
+		if waiting >= maxPerUser {
+			return store.PendingObservation{}, fmt.Errorf("adding pending observation: %w", store.ErrLimitReached)
+		}
 	}
 	if s.pending == nil {
 		s.pending = make(map[int64]*pendingObservation)

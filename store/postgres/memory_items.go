@@ -134,11 +134,18 @@ WHERE user_id = $1 AND ($3 = '' OR kind = $3) AND ($4 = '' OR project_public_id 
 
 // MemoryVectors implements store.MemoryStore. It reads the primary: the
 // stamp that decided to call it was read there too.
-func (s *Store) MemoryVectors(ctx context.Context, userID int64) ([]store.MemoryItem, error) {
+func (s *Store) MemoryVectors(ctx context.Context, userID int64, max int) ([]store.MemoryItem, error) {
 	const op = "reading memory vectors"
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(qctx, `SELECT `+memoryColumns+` FROM memory_items WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	var limit *int // NULL: no limit
+	if max > 0 {
+		limit = &max
+	}
+	rows, err := s.pool.Query(qctx, `
+SELECT `+memoryColumns+` FROM (
+	SELECT `+memoryColumns+` FROM memory_items WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
+) AS newest ORDER BY created_at, id`, userID, limit)
 	if err != nil {
 		return nil, s.mapErr(ctx, op, err)
 	}

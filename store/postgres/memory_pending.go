@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,13 +20,19 @@ func scanPending(row pgx.Row) (store.PendingObservation, error) {
 }
 
 // AddPendingObservation implements store.MemoryStore.
-func (s *Store) AddPendingObservation(ctx context.Context, p store.PendingObservation) (store.PendingObservation, error) {
+// The count and the insert are one statement; replicas recording turns of
+// one user at the same instant may overshoot the bound by a row or two.
+func (s *Store) AddPendingObservation(ctx context.Context, p store.PendingObservation, maxPerUser int) (store.PendingObservation, error) {
 	qctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	got, err := scanPending(s.pool.QueryRow(qctx, `
 INSERT INTO memory_pending (user_id, conversation_public_id, project_public_id, user_text, assistant_text)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING `+pendingColumns, p.UserID, p.ConversationPublicID, p.ProjectPublicID, p.UserText, p.AssistantText))
+SELECT $1, $2, $3, $4, $5
+WHERE $6 <= 0 OR (SELECT count(*) FROM (SELECT 1 FROM memory_pending WHERE user_id = $1 LIMIT $6) AS waiting) < $6
+RETURNING `+pendingColumns, p.UserID, p.ConversationPublicID, p.ProjectPublicID, p.UserText, p.AssistantText, maxPerUser))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.PendingObservation{}, fmt.Errorf("adding pending observation: %w", store.ErrLimitReached)
+	}
 	if err != nil {
 		return store.PendingObservation{}, s.mapErr(ctx, "adding pending observation", err)
 	}

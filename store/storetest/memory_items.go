@@ -46,7 +46,7 @@ func testMemoryItems(t *testing.T, s store.Store) {
 		if read.Text != got.Text || !slices.Equal(read.Embedding, got.Embedding) || !read.CreatedAt.Equal(got.CreatedAt) {
 			t.Fatalf("GetMemoryItem = %+v, want %+v", read, got)
 		}
-		vecs, err := s.MemoryVectors(ctx, u.ID)
+		vecs, err := s.MemoryVectors(ctx, u.ID, 0)
 		must(t, "MemoryVectors", err)
 		if len(vecs) != 1 || !slices.Equal(vecs[0].Embedding, in.Embedding) {
 			t.Fatalf("MemoryVectors = %+v", vecs)
@@ -116,7 +116,7 @@ func testMemoryItems(t *testing.T, s store.Store) {
 		}
 		_, err = s.ListMemoryItems(ctx, other.ID, store.MemoryFilter{}, store.ListOptions{Limit: 10, After: it.PublicID})
 		wantErr(t, "ListMemoryItems(after another user's item)", err, store.ErrInvalidCursor)
-		vecs, _ := s.MemoryVectors(ctx, other.ID)
+		vecs, _ := s.MemoryVectors(ctx, other.ID, 0)
 		if len(vecs) != 0 {
 			t.Fatalf("other user's vectors = %v", memoryTexts(vecs))
 		}
@@ -192,7 +192,7 @@ func testMemoryItems(t *testing.T, s store.Store) {
 		wantErr(t, "create u2 at the cap", err, store.ErrLimitReached)
 		_, err = s.CreateMemoryItem(ctx, newMemoryItem(u.ID, store.MemoryKindEpisodic, "e3"), capacity)
 		must(t, "create e3 at the cap", err)
-		vecs, _ := s.MemoryVectors(ctx, u.ID)
+		vecs, _ := s.MemoryVectors(ctx, u.ID, 0)
 		if got := memoryTexts(vecs); !slices.Equal(got, []string{"u1", "e2", "e3"}) {
 			t.Fatalf("items = %v, want the oldest episodic item dropped", got)
 		}
@@ -219,7 +219,7 @@ func testMemoryItems(t *testing.T, s store.Store) {
 			})
 		}
 		wg.Wait()
-		vecs, _ := s.MemoryVectors(ctx, u.ID)
+		vecs, _ := s.MemoryVectors(ctx, u.ID, 0)
 		if created != capacity || len(vecs) != capacity {
 			t.Fatalf("created %d, stored %d; want %d", created, len(vecs), capacity)
 		}
@@ -241,15 +241,41 @@ func testMemoryItems(t *testing.T, s store.Store) {
 		must(t, "CreateMemoryItem(guest)", err)
 		_, err = s.MergeGuest(ctx, guest.ID, user.ID, now())
 		must(t, "MergeGuest", err)
-		vecs, _ := s.MemoryVectors(ctx, user.ID)
+		vecs, _ := s.MemoryVectors(ctx, user.ID, 0)
 		if got := memoryTexts(vecs); !slices.Equal(got, []string{"user fact", "guest fact"}) {
 			t.Fatalf("the user's items after the merge = %v", got)
 		}
 		if got, err := s.GetMemoryItem(ctx, user.ID, gi.PublicID); err != nil || got.UserID != user.ID {
 			t.Fatalf("the guest's item for the user: %+v, %v", got, err)
 		}
-		if vecs, _ := s.MemoryVectors(ctx, guest.ID); len(vecs) != 0 {
+		if vecs, _ := s.MemoryVectors(ctx, guest.ID, 0); len(vecs) != 0 {
 			t.Fatalf("the guest still has %v", memoryTexts(vecs))
+		}
+	})
+
+	t.Run("vectors of the newest max only, also past the cap after merges", func(t *testing.T) {
+		user := newUser(t, s)
+		for _, text := range []string{"u1", "u2", "u3"} {
+			_, err := s.CreateMemoryItem(ctx, newMemoryItem(user.ID, store.MemoryKindUser, text), 3)
+			must(t, "CreateMemoryItem", err)
+		}
+		for _, text := range []string{"g1", "g2", "g3"} {
+			guest, err := s.UpsertUser(ctx, store.User{Issuer: "guest", Subject: RandomName("g-"), Kind: store.UserKindGuest})
+			must(t, "UpsertUser(guest)", err)
+			_, err = s.CreateMemoryItem(ctx, newMemoryItem(guest.ID, store.MemoryKindUser, text), 3)
+			must(t, "CreateMemoryItem(guest)", err)
+			_, err = s.MergeGuest(ctx, guest.ID, user.ID, now())
+			must(t, "MergeGuest", err)
+		}
+		all, err := s.MemoryVectors(ctx, user.ID, 0)
+		must(t, "MemoryVectors(all)", err)
+		if got := memoryTexts(all); !slices.Equal(got, []string{"u1", "u2", "u3", "g1", "g2", "g3"}) {
+			t.Fatalf("every item = %v", got)
+		}
+		newest, err := s.MemoryVectors(ctx, user.ID, 3)
+		must(t, "MemoryVectors(3)", err)
+		if got := memoryTexts(newest); !slices.Equal(got, []string{"g1", "g2", "g3"}) {
+			t.Fatalf("the newest 3 = %v, want g1 g2 g3, oldest first", got)
 		}
 	})
 
@@ -265,7 +291,7 @@ func testMemoryItems(t *testing.T, s store.Store) {
 		}
 		_, err = s.GetMemoryItem(ctx, guest.ID, it.PublicID)
 		wantErr(t, "GetMemoryItem(purged guest)", err, store.ErrNotFound)
-		if vecs, _ := s.MemoryVectors(ctx, guest.ID); len(vecs) != 0 {
+		if vecs, _ := s.MemoryVectors(ctx, guest.ID, 0); len(vecs) != 0 {
 			t.Fatalf("the purged guest's memory remains: %v", memoryTexts(vecs))
 		}
 	})

@@ -14,7 +14,7 @@ func testPendingObservations(t *testing.T, s store.Store) {
 		t.Helper()
 		p, err := s.AddPendingObservation(ctx, store.PendingObservation{
 			UserID: userID, ConversationPublicID: "conv_1", ProjectPublicID: "proj_1", UserText: text, AssistantText: "ok",
-		})
+		}, 0)
 		must(t, "AddPendingObservation", err)
 		return p
 	}
@@ -98,6 +98,35 @@ func testPendingObservations(t *testing.T, s store.Store) {
 		}
 	})
 
+	t.Run("at most maxPerUser waiting per user", func(t *testing.T) {
+		u, v := newUser(t, s), newUser(t, s)
+		turn := func(userID int64) store.PendingObservation {
+			return store.PendingObservation{UserID: userID, ConversationPublicID: "conv_1", UserText: "flood", AssistantText: "ok"}
+		}
+		var first store.PendingObservation
+		for i := range 3 {
+			p, err := s.AddPendingObservation(ctx, turn(u.ID), 3)
+			must(t, "AddPendingObservation", err)
+			if i == 0 {
+				first = p
+			}
+		}
+		_, err := s.AddPendingObservation(ctx, turn(u.ID), 3)
+		wantErr(t, "AddPendingObservation(a fourth of max 3)", err, store.ErrLimitReached)
+		// Others are not held back by it, nor is an unbounded add.
+		_, err = s.AddPendingObservation(ctx, turn(v.ID), 3)
+		must(t, "AddPendingObservation(another user)", err)
+		_, err = s.AddPendingObservation(ctx, turn(u.ID), 0)
+		must(t, "AddPendingObservation(no bound)", err)
+		// Once one is observed, there is room again.
+		must(t, "DeletePendingObservation", s.DeletePendingObservation(ctx, first.ID))
+		must(t, "DeletePendingObservation", s.DeletePendingObservation(ctx, first.ID))
+		_, err = s.AddPendingObservation(ctx, turn(u.ID), 3)
+		wantErr(t, "AddPendingObservation(3 still waiting of max 3)", err, store.ErrLimitReached)
+		_, err = s.AddPendingObservation(ctx, turn(u.ID), 4)
+		must(t, "AddPendingObservation(max 4)", err)
+	})
+
 	t.Run("purged when old, gone with the user and with forgetting", func(t *testing.T) {
 		u := newUser(t, s)
 		p := add(t, u.ID, "old")
@@ -123,7 +152,7 @@ func testPendingObservations(t *testing.T, s store.Store) {
 		if ok, _ := s.ClaimPendingObservation(ctx, r.ID, now().Add(48*time.Hour), now().Add(49*time.Hour)); ok {
 			t.Fatal("a purged guest's turn was still pending")
 		}
-		_, err = s.AddPendingObservation(ctx, store.PendingObservation{UserID: 1 << 50, UserText: "x", AssistantText: "y"})
+		_, err = s.AddPendingObservation(ctx, store.PendingObservation{UserID: 1 << 50, UserText: "x", AssistantText: "y"}, 0)
 		wantErr(t, "AddPendingObservation(unknown user)", err, store.ErrNotFound)
 	})
 }
