@@ -64,11 +64,17 @@ func HashEmbedding(text string, dims int) ([]float32, int) {
 	for _, x := range v {
 		norm += float64(x) * float64(x)
 	}
-	if norm > 0 {
-		scale := float32(1 / math.Sqrt(norm))
-		for i := range v {
-			v[i] *= scale
-		}
+	if norm == 0 {
+		// The words' signs cancelled out (likely with few dimensions):
+		// the text's own coordinate, so that the vector has unit length.
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(text))
+		v[h.Sum64()%uint64(dims)] = 1
+		return v, len(words)
+	}
+	scale := float32(1 / math.Sqrt(norm))
+	for i := range v {
+		v[i] *= scale
 	}
 	return v, len(words)
 }

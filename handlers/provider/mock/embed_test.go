@@ -48,3 +48,22 @@ func TestMockEmbeddings(t *testing.T) {
 		t.Errorf("dimensions 16 gave %d coordinates", len(short[0]))
 	}
 }
+
+func TestMockEmbeddingsHaveUnitLengthWhateverTheDimensions(t *testing.T) {
+	// With few dimensions the words' ±1 often land on one coordinate and
+	// cancel out ("hello world" in 4 dimensions did): the vector must
+	// still have unit length, or cosine similarity is undefined.
+	texts := []string{"hello world", "", "the a an", "I like tea", "compilers and databases", "x y z w v u"}
+	for dims := 1; dims <= 16; dims++ {
+		for _, text := range texts {
+			v, _ := HashEmbedding(text, dims)
+			var norm float64
+			for _, x := range v {
+				norm += float64(x) * float64(x)
+			}
+			if math.Abs(norm-1) > 1e-5 {
+				t.Errorf("HashEmbedding(%q, %d) = %v: squared length %v, want 1", text, dims, v, norm)
+			}
+		}
+	}
+}
