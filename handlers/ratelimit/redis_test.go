@@ -198,3 +198,30 @@ func TestRedisRefusalGivesBackThisNodesCopy(t *testing.T) {
 		t.Fatalf("this node's copy of the open bucket after the batch: %d remaining, want 98 (one taken)", r.Remaining)
 	}
 }
+
+func TestTuneOptionsAgreeForEveryClientKind(t *testing.T) {
+	// A single Redis, a Cluster and a Sentinel-backed client must fail a
+	// decision the same way: bounded by the timeout, never retried, RESP2.
+	const timeout = 30 * time.Millisecond
+	single := TuneRedisOptions(&redis.Options{MaxRetries: 3}, timeout)
+	cluster := TuneClusterOptions(&redis.ClusterOptions{MaxRetries: 3}, timeout)
+	failover := TuneFailoverOptions(&redis.FailoverOptions{MaxRetries: 3}, timeout)
+	type tuned struct {
+		ctx                         bool
+		retries, dialRetries, proto int
+		read, write, pool           time.Duration
+	}
+	want := tuned{true, -1, 1, 2, timeout, timeout, timeout}
+	for name, got := range map[string]tuned{
+		"single":   {single.ContextTimeoutEnabled, single.MaxRetries, single.DialerRetries, single.Protocol, single.ReadTimeout, single.WriteTimeout, single.PoolTimeout},
+		"cluster":  {cluster.ContextTimeoutEnabled, cluster.MaxRetries, cluster.DialerRetries, cluster.Protocol, cluster.ReadTimeout, cluster.WriteTimeout, cluster.PoolTimeout},
+		"failover": {failover.ContextTimeoutEnabled, failover.MaxRetries, failover.DialerRetries, failover.Protocol, failover.ReadTimeout, failover.WriteTimeout, failover.PoolTimeout},
+	} {
+		if got != want {
+			t.Errorf("%s client tuned to %+v, want %+v", name, got, want)
+		}
+	}
+	if d := TuneRedisOptions(&redis.Options{}, 0); d.ReadTimeout != DefaultRedisTimeout {
+		t.Errorf("no timeout: read timeout %v, want the default %v", d.ReadTimeout, DefaultRedisTimeout)
+	}
+}
