@@ -167,6 +167,7 @@ func (l *RedisLimiter) allowAll(ctx context.Context, checks []Check, results []R
 			l.local.learn(c.Key, time.Duration(reset)*time.Microsecond)
 			return results, nil
 		}
+		l.local.learn(c.Key, time.Duration(reset)*time.Microsecond) // as in Allow
 	}
 	if n < len(checks) {
 		// Redis allowed every bucket before the first this node's copy

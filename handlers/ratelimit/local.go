@@ -104,12 +104,14 @@ func (l *LocalLimiter) decide(key string, lim Limit, take bool) Result {
 	}
 }
 
-// learn records a refusal decided elsewhere (by Redis, counting every
-// node): the bucket of key is full again only after resetAfter, as Redis
-// said. Until the refusal's retry time this node's copy then refuses the
-// key too, without asking: a client over its limit on other nodes is not
-// let in to authenticate, read a body or query the store here on each
-// request before Redis refuses it again.
+// learn records a decision made elsewhere (by Redis, counting every node):
+// the bucket of key is full again only after resetAfter, as Redis said,
+// counted from when its answer arrived, so that the copy never runs
+// ahead of Redis. After a refusal, until its retry time this node's copy
+// refuses the key too, without asking: a client over its limit on other
+// nodes is not let in to authenticate, read a body or query the store here
+// on each request before Redis refuses it again. After an admission, a
+// refusal the copy makes later tells a Retry-After that Redis honours.
 func (l *LocalLimiter) learn(key string, resetAfter time.Duration) {
 	if resetAfter <= 0 {
 		return

@@ -241,6 +241,10 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Result
 	}
 	r.Allowed = true
 	r.Remaining = remainingAfter(lim.emissionInterval(), burst, res.ResetAfter)
+	// The copy took this request before Redis did; Redis's state, as of
+	// now, may be ahead of it (other nodes' requests): learnt, so that a
+	// refusal the copy makes later never ends before Redis's would.
+	l.local.learn(key, res.ResetAfter)
 	return r, nil
 }
 
