@@ -14,18 +14,8 @@ import (
 //	go test -run '^$' -bench GatewayChain -benchmem ./caddy/
 func BenchmarkGatewayChain(b *testing.B) {
 	rs := startRedis(b, 0)
-	secrets := &secretSet{}
-	oidc := newOIDCProvider(b, secrets)
-	for k, v := range map[string]string{
-		"REDIS_URL": rs.url(), "DATABASE_URL": "", "DB_POSTGRESQL_WRITE_DSN": "",
-		"JWKS_URL": oidc.jwksURL(), "ISSUER": oidc.issuer, "ACCOUNT": oidcAudience,
-		"LOG_LEVEL": "error", "RATE_LIMIT_PER_IP": "100000000/min", "RATE_LIMIT_API_KEY": "100000000/min",
-	} {
-		b.Setenv(k, v)
-	}
-	gw, svc := freePort(b), freePort(b)
-	e := &authEnv{gateway: startGateway(b, gw, withPorts(defaultCaddyfile(b), gw, svc)), oidc: oidc, secrets: secrets}
-	key, _ := e.createAPIKey(b, oidc.token("alice"), nil)["key"].(string)
+	e := startDefaultWithOIDC(b, rs.url(), map[string]string{"RATE_LIMIT_PER_IP": "100000000/min", "RATE_LIMIT_API_KEY": "100000000/min"})
+	key, _ := e.createAPIKey(b, e.oidc.token("alice"), nil)["key"].(string)
 	for _, bc := range []struct {
 		name string
 		body any

@@ -59,21 +59,11 @@ func spendOnAnotherNode(t *testing.T, client *redis.Client, ip string) {
 // guessing, unlimited by the per-IP limit.
 func TestHostileDeferredLimitIsNoKeyOracle(t *testing.T) {
 	rs := startRedis(t, 0)
-	secrets := &secretSet{}
-	oidc := newOIDCProvider(t, secrets)
-	for k, v := range map[string]string{
-		"REDIS_URL": rs.url(), "DATABASE_URL": storetest.NewPostgresDatabase(t), "DB_POSTGRESQL_WRITE_DSN": "",
-		"JWKS_URL": oidc.jwksURL(), "ISSUER": oidc.issuer, "ACCOUNT": oidcAudience,
-		"LOG_LEVEL": "error", "TRUSTED_PROXIES": "127.0.0.1/32",
-	} {
-		t.Setenv(k, v)
-	}
-	gw, svc := freePort(t), freePort(t)
-	e := &authEnv{gateway: startGateway(t, gw, withPorts(defaultCaddyfile(t), gw, svc)), oidc: oidc, secrets: secrets}
+	e := startDefaultWithOIDC(t, rs.url(), map[string]string{"DATABASE_URL": storetest.NewPostgresDatabase(t), "TRUSTED_PROXIES": "127.0.0.1/32"})
 	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rs.port)})
 	t.Cleanup(func() { _ = client.Close() })
-	from := func(ip string, creds ...string) []string { return append([]string{"X-Forwarded-For", ip}, creds...) }
-	key, _ := e.createAPIKey(t, oidc.token("alice"), nil)["key"].(string)
+	from := forwardedFrom
+	key, _ := e.createAPIKey(t, e.oidc.token("alice"), nil)["key"].(string)
 	const attacker = "10.41.0.9"
 	if r := e.do("GET", "/v1/models", nil, from(attacker, "X-API-Key", key)...); r.Status != http.StatusOK {
 		t.Fatalf("a valid key under the limit: %d %s", r.Status, r.Body)
@@ -387,7 +377,7 @@ func TestHostileResponsesStreamHangUps(t *testing.T) {
 func TestHostileMemoryWritesCountAgainstTheChatTier(t *testing.T) {
 	rs := startRedis(t, 0)
 	e := startHostileDefault(t, rs.url(), map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32", "RATE_LIMIT_GUEST": "3/hour"})
-	from := func(ip string, creds ...string) []string { return append([]string{"X-Forwarded-For", ip}, creds...) }
+	from := forwardedFrom
 	guest := e.wantSession(t, e.do("POST", "/llm/auth/guest-login", nil, from("10.42.0.1")...), http.StatusCreated)
 	auth := bearerHeader(guest.Access)
 	var id string

@@ -214,3 +214,31 @@ func (c statusCounts) only(statuses ...int) bool {
 func redisConfig(url string, timeout, dialTimeout time.Duration) string {
 	return "redis_url " + url + "\n\t\tredis_timeout " + timeout.String() + "\n\t\tredis_dial_timeout " + dialTimeout.String()
 }
+
+// startDefaultWithOIDC starts the default Caddyfile with the Redis at
+// redisURL, no database, an OIDC provider of its own and the environment
+// overrides given.
+func startDefaultWithOIDC(t testing.TB, redisURL string, env map[string]string) *authEnv {
+	t.Helper()
+	secrets := &secretSet{}
+	oidc := newOIDCProvider(t, secrets)
+	vars := map[string]string{
+		"REDIS_URL": redisURL, "DATABASE_URL": "", "DB_POSTGRESQL_WRITE_DSN": "",
+		"JWKS_URL": oidc.jwksURL(), "ISSUER": oidc.issuer, "ACCOUNT": oidcAudience,
+		"LOG_LEVEL": "error",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
+	gw, svc := freePort(t), freePort(t)
+	return &authEnv{gateway: startGateway(t, gw, withPorts(defaultCaddyfile(t), gw, svc)), oidc: oidc, secrets: secrets}
+}
+
+// forwardedFrom is the headers of a request from client ip (through a
+// trusted proxy), with creds after.
+func forwardedFrom(ip string, creds ...string) []string {
+	return append([]string{"X-Forwarded-For", ip}, creds...)
+}

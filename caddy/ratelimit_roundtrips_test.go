@@ -45,20 +45,10 @@ func scriptCalls(t testing.TB, client *redis.Client) int64 {
 // limit asked Redis on its own.
 func TestRateLimitOneRoundTripPerRequest(t *testing.T) {
 	rs := startRedis(t, 0)
-	secrets := &secretSet{}
-	oidc := newOIDCProvider(t, secrets)
-	for k, v := range map[string]string{
-		"REDIS_URL": rs.url(), "DATABASE_URL": "", "DB_POSTGRESQL_WRITE_DSN": "",
-		"JWKS_URL": oidc.jwksURL(), "ISSUER": oidc.issuer, "ACCOUNT": oidcAudience,
-		"LOG_LEVEL": "error", "TRUSTED_PROXIES": "127.0.0.1/32",
-	} {
-		t.Setenv(k, v)
-	}
-	gw, svc := freePort(t), freePort(t)
-	e := &authEnv{gateway: startGateway(t, gw, withPorts(defaultCaddyfile(t), gw, svc)), oidc: oidc, secrets: secrets}
+	e := startDefaultWithOIDC(t, rs.url(), map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"})
+	oidc, from := e.oidc, forwardedFrom
 	client := redis.NewClient(&redis.Options{Addr: strings.TrimSuffix(strings.TrimPrefix(rs.url(), "redis://"), "/0")})
 	t.Cleanup(func() { _ = client.Close() })
-	from := func(ip string, creds ...string) []string { return append([]string{"X-Forwarded-For", ip}, creds...) }
 
 	guest := e.wantSession(t, e.do("POST", "/llm/auth/guest-login", nil, from("10.30.0.1")...), http.StatusCreated)
 	key, _ := e.createAPIKey(t, oidc.token("alice"), nil)["key"].(string)
@@ -150,19 +140,9 @@ func TestRateLimitRedisOverUnixSocket(t *testing.T) {
 // looked at), and the principal's own bucket is not charged.
 func TestRateLimitDeferredPerIPStillRefusesFirst(t *testing.T) {
 	rs := startRedis(t, 0)
-	secrets := &secretSet{}
-	oidc := newOIDCProvider(t, secrets)
-	for k, v := range map[string]string{
-		"REDIS_URL": rs.url(), "DATABASE_URL": "", "DB_POSTGRESQL_WRITE_DSN": "",
-		"JWKS_URL": oidc.jwksURL(), "ISSUER": oidc.issuer, "ACCOUNT": oidcAudience,
-		"LOG_LEVEL": "error", "TRUSTED_PROXIES": "127.0.0.1/32", "RATE_LIMIT_PER_IP": "3/hour",
-	} {
-		t.Setenv(k, v)
-	}
-	gw, svc := freePort(t), freePort(t)
-	e := &authEnv{gateway: startGateway(t, gw, withPorts(defaultCaddyfile(t), gw, svc)), oidc: oidc, secrets: secrets}
-	key, _ := e.createAPIKey(t, oidc.token("alice"), nil)["key"].(string)
-	from := func(ip string, creds ...string) []string { return append([]string{"X-Forwarded-For", ip}, creds...) }
+	e := startDefaultWithOIDC(t, rs.url(), map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32", "RATE_LIMIT_PER_IP": "3/hour"})
+	key, _ := e.createAPIKey(t, e.oidc.token("alice"), nil)["key"].(string)
+	from := forwardedFrom
 
 	chat := func(ip string) response {
 		return e.do("POST", "/v1/chat/completions", rateChatRequest, from(ip, "X-API-Key", key)...)

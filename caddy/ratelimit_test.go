@@ -161,18 +161,8 @@ func TestRateLimitTiers(t *testing.T) {
 // TRUSTED_PROXIES makes it trust loopback.
 func TestRateLimitDefaultCaddyfileNumbers(t *testing.T) {
 	rs := startRedis(t, 0)
-	secrets := &secretSet{}
-	oidc := newOIDCProvider(t, secrets)
-	for k, v := range map[string]string{
-		"REDIS_URL": rs.url(), "DATABASE_URL": "", "DB_POSTGRESQL_WRITE_DSN": "",
-		"JWKS_URL": oidc.jwksURL(), "ISSUER": oidc.issuer, "ACCOUNT": oidcAudience,
-		"LOG_LEVEL": "error", "TRUSTED_PROXIES": "127.0.0.1/32",
-	} {
-		t.Setenv(k, v)
-	}
-	gw, svc := freePort(t), freePort(t)
-	e := &authEnv{gateway: startGateway(t, gw, withPorts(defaultCaddyfile(t), gw, svc)), oidc: oidc, secrets: secrets}
-	from := func(ip string, creds ...string) []string { return append([]string{"X-Forwarded-For", ip}, creds...) }
+	e := startDefaultWithOIDC(t, rs.url(), map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"})
+	oidc, from := e.oidc, forwardedFrom
 
 	// Per IP: 100 per minute, on every route but health; unauthenticated
 	// requests count too.

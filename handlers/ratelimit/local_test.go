@@ -55,6 +55,38 @@ func TestLocalDropsFullBuckets(t *testing.T) {
 	}
 }
 
+// Refusals learnt from Redis are held in the same buckets and dropped by the
+// same sweep: a flood of clients over their limit elsewhere grows this
+// node's map only until Redis would let them in again.
+func TestLocalDropsLearntRefusals(t *testing.T) {
+	clock := newFakeClock()
+	l := newLocal(clock.now)
+	ctx := context.Background()
+	lim := PerMinute(10)
+	for i := range 1000 {
+		l.learn("refused:"+strconv.Itoa(i), lim.Period)
+	}
+	if got := l.len(); got != 1000 {
+		t.Fatalf("holding %d learnt refusals, want 1000", got)
+	}
+	if r := l.peek("refused:1", lim); r.Allowed {
+		t.Fatalf("a learnt refusal lets the key through: %+v", r)
+	}
+
+	clock.sleep(localSweepEvery + lim.Period)
+	for i := range 5000 {
+		if _, err := l.Allow(ctx, "new:"+strconv.Itoa(i), lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := l.len(); got != 5000 {
+		t.Fatalf("holding %d buckets, want the 5000 new ones only", got)
+	}
+	if r, err := l.Allow(ctx, "refused:1", lim); err != nil || !r.Allowed || r.Remaining != 9 {
+		t.Fatalf("a key whose learnt refusal ran out: %+v, %v; want a full bucket", r, err)
+	}
+}
+
 func TestLocalRejectsInvalidLimits(t *testing.T) {
 	l := NewLocal()
 	for _, lim := range []Limit{{Rate: 0, Period: time.Minute}, {Rate: 10}, {Rate: 10, Period: time.Minute, Burst: -1}} {
