@@ -43,6 +43,11 @@ func TestUsageMetrics(t *testing.T) {
 	usage, _ := r.JSON(t)["usage"].(map[string]any)
 	prompt, _ := usage["prompt_tokens"].(float64)
 	completion, _ := usage["completion_tokens"].(float64)
+	if prompt <= 0 || completion <= 0 {
+		// Without tokens the cost to expect is zero, and a counter that
+		// never grows would pass.
+		t.Fatalf("chat usage = %v, want prompt and completion tokens", usage)
+	}
 	want := (prompt*1000 + completion*2000) / 1e6
 	var metrics string
 	for deadline := time.Now().Add(5 * time.Second); ; {

@@ -290,9 +290,13 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, userID
 		s := q.start.Add(time.Duration(i) * q.width)
 		page.Data[i] = bucket{Object: "bucket", StartTime: s.Unix(), EndTime: s.Add(q.width).Unix(), Results: []result{}}
 	}
+	// Each bucket's results by group: an operator's page by user may hold
+	// thousands of groups per bucket, too many to search row by row.
+	index := make(map[resultKey]int)
 	for _, row := range rows {
-		b := &page.Data[int(row.Hour.Sub(q.start)/q.width)]
-		res := findResult(b, q, row)
+		i := int(row.Hour.Sub(q.start) / q.width)
+		b := &page.Data[i]
+		res := findResult(b, index, q, i, row)
 		res.InputTokens += row.PromptTokens
 		res.OutputTokens += row.CompletionTokens
 		res.NumModelRequests += row.Requests
@@ -307,15 +311,28 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, userID
 	return nil
 }
 
+// resultKey is a result's bucket and group: the fields the query does not
+// group by stay empty.
+type resultKey struct {
+	bucket             int
+	model, key, userID string
+}
+
 // findResult returns the bucket's result for the row's group, adding it
 // when new.
-func findResult(b *bucket, q query, row store.UsageRow) *result {
-	for i := range b.Results {
-		r := &b.Results[i]
-		if (!q.byModel || *r.Model == row.Model) && (!q.byKey || str(r.APIKeyID) == row.APIKeyPublicID) &&
-			(!q.byUser || *r.UserID == row.UserPublicID) {
-			return r
-		}
+func findResult(b *bucket, index map[resultKey]int, q query, bucketIndex int, row store.UsageRow) *result {
+	k := resultKey{bucket: bucketIndex}
+	if q.byModel {
+		k.model = row.Model
+	}
+	if q.byKey {
+		k.key = row.APIKeyPublicID
+	}
+	if q.byUser {
+		k.userID = row.UserPublicID
+	}
+	if i, ok := index[k]; ok {
+		return &b.Results[i]
 	}
 	r := result{Object: "organization.usage.completions.result"}
 	if q.byModel {
@@ -327,15 +344,9 @@ func findResult(b *bucket, q query, row store.UsageRow) *result {
 	if q.byUser {
 		r.UserID = &row.UserPublicID
 	}
+	index[k] = len(b.Results)
 	b.Results = append(b.Results, r)
 	return &b.Results[len(b.Results)-1]
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

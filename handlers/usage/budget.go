@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -135,6 +136,9 @@ type LimitCache struct {
 	mu      sync.RWMutex
 	entries map[[2]int64]limitEntry
 	group   singleflight.Group
+	// lastWarn (Unix nanoseconds) keeps an outage to one warning per
+	// ratelimit.DefaultLogInterval, not one per user and TTL.
+	lastWarn atomic.Int64
 }
 
 type limitEntry struct {
@@ -168,9 +172,7 @@ func (c *LimitCache) Get(ctx context.Context, userID, apiKeyID int64) store.Usag
 		defer cancel()
 		l, err := c.Store.GetUsageLimits(qctx, userID, apiKeyID)
 		if err != nil && !isNotFound(err) {
-			if c.Logger != nil {
-				c.Logger.Warn("reading usage limits failed; the last known apply", zap.Error(err))
-			}
+			c.warn(err)
 			l = e.limits
 		}
 		ttl := c.TTL
@@ -186,6 +188,15 @@ func (c *LimitCache) Get(ctx context.Context, userID, apiKeyID int64) store.Usag
 		return l, nil
 	})
 	return v.(store.UsageLimits)
+}
+
+func (c *LimitCache) warn(err error) {
+	now := time.Now().UnixNano()
+	last := c.lastWarn.Load()
+	if c.Logger == nil || now-last < int64(ratelimit.DefaultLogInterval) || !c.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	c.Logger.Warn("reading usage limits failed; the last known apply", zap.Error(err))
 }
 
 // Forget drops a cached entry after a change.

@@ -114,7 +114,7 @@ func (q *Quota) Admit(w http.ResponseWriter, r *http.Request, req chat.QuotaRequ
 		w.Header().Set("Retry-After", strconv.FormatInt(max(int64((res.RetryAfter+time.Second-1)/time.Second), 1), 10))
 		return nil, apierr.New(http.StatusTooManyRequests, "rate_limit_exceeded",
 			"Token rate limit exceeded: "+strconv.FormatInt(res.Remaining, 10)+" of "+strconv.FormatInt(res.Limit, 10)+
-				" tokens left, this request may take "+strconv.FormatInt(estimate, 10)+". Retry after "+formatReset(res.RetryAfter)+".")
+				" tokens left, this request may take "+strconv.FormatInt(estimate, 10)+". Retry after "+ratelimit.ResetDuration(res.RetryAfter)+".")
 	}
 	return func(o *chat.Outcome) {
 		t := Metered(o)
@@ -158,11 +158,7 @@ func ErrModelNotFound(model string) *apierr.Error {
 func writeTokenHeaders(h http.Header, res ratelimit.TokenResult) {
 	h.Set(HeaderLimitTokens, strconv.FormatInt(res.Limit, 10))
 	h.Set(HeaderRemainingTokens, strconv.FormatInt(res.Remaining, 10))
-	h.Set(HeaderResetTokens, formatReset(res.Reset))
+	h.Set(HeaderResetTokens, ratelimit.ResetDuration(res.Reset))
 }
-
-// formatReset writes a duration as OpenAI's reset headers do ("1s",
-// "6m0s", "250ms").
-func formatReset(d time.Duration) string { return ratelimit.ResetDuration(d) }
 
 var _ chat.Quota = (*Quota)(nil)
