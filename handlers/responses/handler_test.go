@@ -106,6 +106,7 @@ func TestRequestErrors(t *testing.T) {
 		{"image without url", `{"model":"jan-v1-4b","input":[{"role":"user","content":[{"type":"input_image"}]}]}`, 400, "missing_required_parameter", "input[0].content[0].image_url"},
 		{"image file id", `{"model":"jan-v1-4b","input":[{"role":"user","content":[{"type":"input_image","file_id":"file_1"}]}]}`, 400, "unsupported_value", "input[0].content[0].file_id"},
 		{"image detail", `{"model":"jan-v1-4b","input":[{"role":"user","content":[{"type":"input_image","image_url":"https://x/y.png","detail":"huge"}]}]}`, 400, "invalid_value", "input[0].content[0].detail"},
+		{"image for a model without vision", `{"model":"jan-v1-4b","input":[{"role":"user","content":"hi"},{"role":"user","content":[{"type":"input_text","text":"look"},{"type":"input_image","image_url":"https://x/y.png"}]}]}`, 400, "invalid_value", "input[1].content[1]"},
 		{"call without call_id", `{"model":"jan-v1-4b","input":[{"type":"function_call","name":"f","arguments":"{}"}]}`, 400, "missing_required_parameter", "input[0].call_id"},
 		{"call arguments type", `{"model":"jan-v1-4b","input":[{"type":"function_call","call_id":"c","name":"f","arguments":{}}]}`, 400, "invalid_type", "input[0].arguments"},
 		{"output without output", `{"model":"jan-v1-4b","input":[{"type":"function_call_output","call_id":"c"}]}`, 400, "missing_required_parameter", "input[0].output"},
