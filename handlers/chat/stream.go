@@ -39,11 +39,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 	}
 	defer s.Close()
 
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no") // tell buffering proxies in front to pass events on
-	hdr.Del("Content-Length")
+	SetEventStreamHeader(w.Header())
 	o.Status = http.StatusOK
 
 	ew := NewEventWriter(w, h.StreamWriteTimeout)
@@ -165,6 +161,15 @@ func (h *Handler) streamFailed(r *http.Request, o *Outcome, ew *EventWriter, err
 	buf = append(buf, dataPrefix...)
 	buf = append(buf, event...)
 	_ = ew.Write(append(buf, eventEnd...), true)
+}
+
+// SetEventStreamHeader sets the header of an event stream (chat's and the
+// Responses API's).
+func SetEventStreamHeader(hdr http.Header) {
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no") // tell buffering proxies in front to pass events on
+	hdr.Del("Content-Length")
 }
 
 // EventWriter writes the events of a stream (chat's and the Responses

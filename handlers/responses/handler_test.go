@@ -309,8 +309,9 @@ func TestStreamedFunctionCall(t *testing.T) {
 		"tools": []any{map[string]any{"type": "function", "name": "get_weather", "parameters": map[string]any{
 			"type": "object", "properties": map[string]any{"location": map[string]any{"type": "string"}}}}},
 	}).Want(t, 200)
-	if ct := r.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("Content-Type %q", ct)
+	// As chat streams: not cached, and not held back by a buffering proxy.
+	if h := r.Header; h.Get("Content-Type") != "text/event-stream" || h.Get("Cache-Control") != "no-cache" || h.Get("X-Accel-Buffering") != "no" {
+		t.Fatalf("stream header %v", h)
 	}
 	events := sseEvents(t, r.Body)
 	var types []string

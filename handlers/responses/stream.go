@@ -33,11 +33,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, t *turn, o
 	}
 	defer s.Close()
 
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
-	hdr.Del("Content-Length")
+	chat.SetEventStreamHeader(w.Header())
 	o.Status = http.StatusOK
 	o.TimeToFirstByte = time.Since(o.Start)
 	if h.Observer != nil {
