@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -145,6 +146,10 @@ func TestRequestErrors(t *testing.T) {
 		{"metadata value type", `{"model":"jan-v1-4b","input":"hi","metadata":{"k":1}}`, 400, "invalid_type", "metadata.k"},
 		{"metadata too many", `{"model":"jan-v1-4b","input":"hi","metadata":{` + manyPairs(17) + `}}`, 400, "invalid_value", "metadata"},
 		{"user type", `{"model":"jan-v1-4b","input":"hi","user":{}}`, 400, "invalid_type", "user"},
+		{"too many parts", `{"model":"jan-v1-4b","input":[{"role":"user","content":[` + strings.TrimSuffix(strings.Repeat(`{"type":"input_text","text":"x"},`, responses.MaxPartsPerMessage+1), ",") + `]}]}`, 400, "invalid_value", "input[0].content"},
+		{"too many tools", `{"model":"jan-v1-4b","input":"hi","tools":[` + manyTools(responses.MaxTools+1) + `]}`, 400, "invalid_value", "tools"},
+		{"metadata key too long", `{"model":"jan-v1-4b","input":"hi","metadata":{"` + strings.Repeat("k", responses.MaxMetadataKeyLen+1) + `":"v"}}`, 400, "invalid_value", "metadata"},
+		{"metadata value too long", `{"model":"jan-v1-4b","input":"hi","metadata":{"k":"` + strings.Repeat("v", responses.MaxMetadataValueLen+1) + `"}}`, 400, "invalid_value", "metadata.k"},
 		{"too many items", `{"model":"jan-v1-4b","input":[` + strings.TrimSuffix(strings.Repeat(`{"role":"user","content":"x"},`, responses.MaxInputItems+1), ",") + `]}`, 400, "invalid_value", "input"},
 		{"unknown previous response", `{"model":"jan-v1-4b","input":"hi","previous_response_id":"resp_nope"}`, 404, "not_found", "previous_response_id"},
 		{"unknown conversation", `{"model":"jan-v1-4b","input":"hi","conversation":"conv_nope"}`, 404, "not_found", "conversation"},
@@ -158,6 +163,15 @@ func TestRequestErrors(t *testing.T) {
 		})
 	}
 	s.Do(t, "", "POST", "/v1/responses", `{"model":"jan-v1-4b","input":"hi"}`).WantError(t, 401, "unauthorized", "")
+}
+
+// manyTools returns n function tools, each with its own name.
+func manyTools(n int) string {
+	tools := make([]string, n)
+	for i := range tools {
+		tools[i] = `{"type":"function","name":"f` + strconv.Itoa(i) + `"}`
+	}
+	return strings.Join(tools, ",")
 }
 
 func manyPairs(n int) string {
