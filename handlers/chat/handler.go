@@ -113,15 +113,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.Model, o.Stream = model.ID, chatReq.Stream
-	if model.MaxOutputTokens > 0 && chatReq.MaxTokens > model.MaxOutputTokens {
-		h.reject(w, o, openai.ErrOutputLimit(chatReq.MaxTokensParam, model.MaxOutputTokens))
+	if aerr := CheckModel(model, chatReq.MaxTokens, chatReq.MaxTokensParam, chatReq.ImageParam); aerr != nil {
+		h.reject(w, o, aerr)
 		return
-	}
-	if !model.Capabilities.Vision && model.Capabilities.VisionKnown {
-		if param, ok := chatReq.ImageParam(); ok {
-			h.reject(w, o, openai.ErrNoVision(param, model.ID))
-			return
-		}
 	}
 	// The request is parsed once: media resolution, the turn and the
 	// adjustments all describe their changes to the body as one Adjustment,

@@ -39,20 +39,13 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 	}
 	defer s.Close()
 
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no") // tell buffering proxies in front to pass events on
-	hdr.Del("Content-Length")
+	SetEventStreamHeader(w.Header())
 	o.Status = http.StatusOK
 
-	ew := eventWriter{w: w, rc: http.NewResponseController(w), timeout: h.StreamWriteTimeout}
-	if ew.timeout <= 0 {
-		ew.timeout = DefaultStreamWriteTimeout
-	}
+	ew := NewEventWriter(w, h.StreamWriteTimeout)
 	bp := eventBuffer.Get().(*[]byte)
 	defer func() {
-		ew.clearDeadline()
+		ew.ClearDeadline()
 		eventBuffer.Put(bp)
 	}()
 
@@ -87,9 +80,9 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 					w.WriteHeader(http.StatusOK)
 				}
 				if event := conversationEvent(false); event != nil {
-					_ = ew.write(event, false)
+					_ = ew.Write(event, false)
 				}
-				_ = ew.write(doneEvent, true)
+				_ = ew.Write(doneEvent, true)
 				return
 			}
 			h.streamFailed(r, o, &ew, err, wroteHeader, conversationEvent)
@@ -107,8 +100,8 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 		if c.UsageOnly && !req.Chat.IncludeUsage {
 			// Recorded, not asked for; what was written before it goes out
 			// unless more follows at once.
-			if ew.unflushed && !more() {
-				_ = ew.flush() // a gone client fails the next write
+			if !more() {
+				_ = ew.Write(nil, true) // a gone client fails the next write
 			}
 			continue
 		}
@@ -121,7 +114,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, req *provi
 		buf = append(buf, c.Data...)
 		buf = append(buf, eventEnd...)
 		*bp = buf
-		if err := ew.write(buf, !more()); err != nil {
+		if err := ew.Write(buf, !more()); err != nil {
 			// The client is gone; closing the stream aborts the upstream.
 			s.Close()
 			o.Incomplete, o.ErrorCode = true, provider.CodeClientClosed
@@ -141,7 +134,7 @@ func (h *Handler) firstByte(r *http.Request, o *Outcome) {
 // streamFailed ends a stream that broke after the router chose a
 // deployment: it records a turn's partial reply, then, when the client is
 // still there, sends the conversation event and an error event.
-func (h *Handler) streamFailed(r *http.Request, o *Outcome, ew *eventWriter, err error, wroteHeader bool, conversationEvent func(incomplete bool) []byte) {
+func (h *Handler) streamFailed(r *http.Request, o *Outcome, ew *EventWriter, err error, wroteHeader bool, conversationEvent func(incomplete bool) []byte) {
 	perr := provider.AsError(r.Context(), err)
 	e := perr.APIError()
 	o.Incomplete, o.ErrorCode = true, e.Code
@@ -156,7 +149,7 @@ func (h *Handler) streamFailed(r *http.Request, o *Outcome, ew *eventWriter, err
 		ew.w.WriteHeader(http.StatusOK)
 	}
 	if event != nil {
-		_ = ew.write(event, false)
+		_ = ew.Write(event, false)
 	}
 	event, merr := json.Marshal(struct {
 		Error *apierr.Error `json:"error"`
@@ -167,13 +160,22 @@ func (h *Handler) streamFailed(r *http.Request, o *Outcome, ew *eventWriter, err
 	buf := make([]byte, 0, len(event)+len(dataPrefix)+len(eventEnd))
 	buf = append(buf, dataPrefix...)
 	buf = append(buf, event...)
-	_ = ew.write(append(buf, eventEnd...), true)
+	_ = ew.Write(append(buf, eventEnd...), true)
 }
 
-// eventWriter writes events, each within its own write deadline, and
-// flushes them when asked: after every event, or after the last of those
-// that arrived together.
-type eventWriter struct {
+// SetEventStreamHeader sets the header of an event stream (chat's and the
+// Responses API's).
+func SetEventStreamHeader(hdr http.Header) {
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no") // tell buffering proxies in front to pass events on
+	hdr.Del("Content-Length")
+}
+
+// EventWriter writes the events of a stream (chat's and the Responses
+// API's), each within its own write deadline, and flushes them when asked:
+// after every event, or after the last of those that arrived together.
+type EventWriter struct {
 	w           http.ResponseWriter
 	rc          *http.ResponseController
 	timeout     time.Duration
@@ -182,33 +184,47 @@ type eventWriter struct {
 	unflushed   bool // an event was written and not flushed
 }
 
-func (ew *eventWriter) write(event []byte, flush bool) error {
-	if !ew.noDeadlines {
-		if err := ew.rc.SetWriteDeadline(time.Now().Add(ew.timeout)); err != nil {
-			ew.noDeadlines = true
-		} else {
-			ew.setDeadline = true
-		}
+// NewEventWriter returns a writer of w's events; a timeout ≤ 0 is
+// DefaultStreamWriteTimeout. Call ClearDeadline when the stream ends.
+func NewEventWriter(w http.ResponseWriter, timeout time.Duration) EventWriter {
+	if timeout <= 0 {
+		timeout = DefaultStreamWriteTimeout
 	}
-	if _, err := ew.w.Write(event); err != nil {
-		return err
-	}
-	ew.unflushed = true
-	if !flush {
-		return nil
-	}
-	return ew.flush()
+	return EventWriter{w: w, rc: http.NewResponseController(w), timeout: timeout}
 }
 
-func (ew *eventWriter) flush() error {
+// Write writes b (nothing when it is empty) and, when flush is set,
+// flushes what is written and not yet flushed.
+func (ew *EventWriter) Write(b []byte, flush bool) error {
+	if len(b) > 0 {
+		if !ew.noDeadlines {
+			if err := ew.rc.SetWriteDeadline(time.Now().Add(ew.timeout)); err != nil {
+				ew.noDeadlines = true
+			} else {
+				ew.setDeadline = true
+			}
+		}
+		if _, err := ew.w.Write(b); err != nil {
+			return err
+		}
+		ew.unflushed = true
+	}
+	if !flush || !ew.unflushed {
+		return nil
+	}
+	return ew.Flush()
+}
+
+// Flush sends what is written.
+func (ew *EventWriter) Flush() error {
 	ew.unflushed = false
 	return ew.rc.Flush()
 }
 
-// clearDeadline removes the last event's deadline: net/http does not reset
+// ClearDeadline removes the last event's deadline: net/http does not reset
 // it for the next request of a kept-alive connection when the server has no
 // write timeout of its own.
-func (ew *eventWriter) clearDeadline() {
+func (ew *EventWriter) ClearDeadline() {
 	if ew.setDeadline {
 		_ = ew.rc.SetWriteDeadline(time.Time{})
 	}

@@ -47,3 +47,26 @@ func TestEmbeddingsOutcomes(t *testing.T) {
 		t.Errorf("error outcomes %+v, %+v", bad, anon)
 	}
 }
+
+// Inputs and dimensions are each within their bounds, yet their product is
+// bounded too: a request that asks for more numbers than one answer may hold
+// is a 400 naming dimensions, and nothing is embedded.
+func TestEmbeddingsInputsTimesDimensionsBounded(t *testing.T) {
+	router, cm := mockRouter(t)
+	s := httpxtest.NewServer(t, storemem.New(), &EmbeddingsHandler{Router: router})
+	inputs := make([]string, MaxEmbeddingInputs)
+	for i := range inputs {
+		inputs[i] = "x"
+	}
+	if MaxEmbeddingInputs*MaxEmbeddingDimensions <= MaxEmbeddingValues {
+		t.Fatalf("%d inputs × %d dimensions is within %d: the test asks for nothing too large", MaxEmbeddingInputs, MaxEmbeddingDimensions, MaxEmbeddingValues)
+	}
+	s.Do(t, Alice, "POST", "/v1/embeddings", map[string]any{"model": testModel, "input": inputs, "dimensions": MaxEmbeddingDimensions}).
+		WantError(t, http.StatusBadRequest, "invalid_value", "dimensions")
+	if n := cm.embeddings.Load(); n != 0 {
+		t.Fatalf("%d embeddings calls for a refused request", n)
+	}
+	// At the bound, the request is served.
+	s.Do(t, Alice, "POST", "/v1/embeddings", map[string]any{"model": testModel, "input": inputs[:MaxEmbeddingValues/MaxEmbeddingDimensions], "dimensions": MaxEmbeddingDimensions}).
+		Want(t, http.StatusOK)
+}

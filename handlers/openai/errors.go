@@ -18,23 +18,43 @@ const (
 	CodeInvalidParameter  = "invalid_parameter"
 )
 
-func errInvalidJSON(message string) *apierr.Error {
+// The validation errors of a request, naming the parameter at fault; the
+// Responses API's validation (handlers/responses) uses them too, so that
+// both answer a bad field alike.
+
+// The names this package's validation calls them by.
+var (
+	errInvalidJSON = ErrInvalidJSON
+	errMissing     = ErrMissing
+	errType        = ErrType
+	errValue       = ErrValue
+	errDuplicate   = ErrDuplicate
+)
+
+// ErrInvalidJSON is the error for a body that is not the JSON expected.
+func ErrInvalidJSON(message string) *apierr.Error {
 	return apierr.New(400, CodeInvalidJSON, message)
 }
 
-func errMissing(param string) *apierr.Error {
+// ErrMissing is the error for a required parameter that is absent.
+func ErrMissing(param string) *apierr.Error {
 	return apierr.Invalid(param, CodeMissingParameter, fmt.Sprintf("missing required parameter: %s", param))
 }
 
-func errType(param, want string) *apierr.Error {
+// ErrType is the error for a parameter of the wrong JSON type; want
+// says what it must be ("a string").
+func ErrType(param, want string) *apierr.Error {
 	return apierr.Invalid(param, CodeInvalidType, fmt.Sprintf("%s must be %s", param, want))
 }
 
-func errValue(param, message string) *apierr.Error {
+// ErrValue is the error for a parameter whose value is refused; message
+// follows the parameter's name.
+func ErrValue(param, message string) *apierr.Error {
 	return apierr.Invalid(param, CodeInvalidValue, param+" "+message)
 }
 
-func errDuplicate(param string) *apierr.Error {
+// ErrDuplicate is the error for a member given twice.
+func ErrDuplicate(param string) *apierr.Error {
 	// A duplicated property would be read one way here (first wins) and
 	// another way upstream (last wins): refuse it rather than forward a
 	// request that was not what we validated.

@@ -111,12 +111,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.Model, o.Stream = model.ID, req.Stream
-	if model.MaxOutputTokens > 0 && req.MaxOutputTokens > model.MaxOutputTokens {
-		h.reject(w, o, openai.ErrOutputLimit("max_output_tokens", model.MaxOutputTokens))
-		return
-	}
-	if req.HasImage && !model.Capabilities.Vision && model.Capabilities.VisionKnown {
-		h.reject(w, o, openai.ErrNoVision(req.ImageParam, model.ID))
+	imageParam := func() (string, bool) { return req.ImageParam, req.HasImage }
+	if aerr := chat.CheckModel(model, req.MaxOutputTokens, "max_output_tokens", imageParam); aerr != nil {
+		h.reject(w, o, aerr)
 		return
 	}
 	// Admitted before the turn begins, as chat requests are: a refused

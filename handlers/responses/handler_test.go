@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -106,6 +107,7 @@ func TestRequestErrors(t *testing.T) {
 		{"image without url", `{"model":"jan-v1-4b","input":[{"role":"user","content":[{"type":"input_image"}]}]}`, 400, "missing_required_parameter", "input[0].content[0].image_url"},
 		{"image file id", `{"model":"jan-v1-4b","input":[{"role":"user","content":[{"type":"input_image","file_id":"file_1"}]}]}`, 400, "unsupported_value", "input[0].content[0].file_id"},
 		{"image detail", `{"model":"jan-v1-4b","input":[{"role":"user","content":[{"type":"input_image","image_url":"https://x/y.png","detail":"huge"}]}]}`, 400, "invalid_value", "input[0].content[0].detail"},
+		{"image for a model without vision", `{"model":"jan-v1-4b","input":[{"role":"user","content":"hi"},{"role":"user","content":[{"type":"input_text","text":"look"},{"type":"input_image","image_url":"https://x/y.png"}]}]}`, 400, "invalid_value", "input[1].content[1]"},
 		{"call without call_id", `{"model":"jan-v1-4b","input":[{"type":"function_call","name":"f","arguments":"{}"}]}`, 400, "missing_required_parameter", "input[0].call_id"},
 		{"call arguments type", `{"model":"jan-v1-4b","input":[{"type":"function_call","call_id":"c","name":"f","arguments":{}}]}`, 400, "invalid_type", "input[0].arguments"},
 		{"output without output", `{"model":"jan-v1-4b","input":[{"type":"function_call_output","call_id":"c"}]}`, 400, "missing_required_parameter", "input[0].output"},
@@ -144,6 +146,10 @@ func TestRequestErrors(t *testing.T) {
 		{"metadata value type", `{"model":"jan-v1-4b","input":"hi","metadata":{"k":1}}`, 400, "invalid_type", "metadata.k"},
 		{"metadata too many", `{"model":"jan-v1-4b","input":"hi","metadata":{` + manyPairs(17) + `}}`, 400, "invalid_value", "metadata"},
 		{"user type", `{"model":"jan-v1-4b","input":"hi","user":{}}`, 400, "invalid_type", "user"},
+		{"too many parts", `{"model":"jan-v1-4b","input":[{"role":"user","content":[` + strings.TrimSuffix(strings.Repeat(`{"type":"input_text","text":"x"},`, responses.MaxPartsPerMessage+1), ",") + `]}]}`, 400, "invalid_value", "input[0].content"},
+		{"too many tools", `{"model":"jan-v1-4b","input":"hi","tools":[` + manyTools(responses.MaxTools+1) + `]}`, 400, "invalid_value", "tools"},
+		{"metadata key too long", `{"model":"jan-v1-4b","input":"hi","metadata":{"` + strings.Repeat("k", responses.MaxMetadataKeyLen+1) + `":"v"}}`, 400, "invalid_value", "metadata"},
+		{"metadata value too long", `{"model":"jan-v1-4b","input":"hi","metadata":{"k":"` + strings.Repeat("v", responses.MaxMetadataValueLen+1) + `"}}`, 400, "invalid_value", "metadata.k"},
 		{"too many items", `{"model":"jan-v1-4b","input":[` + strings.TrimSuffix(strings.Repeat(`{"role":"user","content":"x"},`, responses.MaxInputItems+1), ",") + `]}`, 400, "invalid_value", "input"},
 		{"unknown previous response", `{"model":"jan-v1-4b","input":"hi","previous_response_id":"resp_nope"}`, 404, "not_found", "previous_response_id"},
 		{"unknown conversation", `{"model":"jan-v1-4b","input":"hi","conversation":"conv_nope"}`, 404, "not_found", "conversation"},
@@ -157,6 +163,15 @@ func TestRequestErrors(t *testing.T) {
 		})
 	}
 	s.Do(t, "", "POST", "/v1/responses", `{"model":"jan-v1-4b","input":"hi"}`).WantError(t, 401, "unauthorized", "")
+}
+
+// manyTools returns n function tools, each with its own name.
+func manyTools(n int) string {
+	tools := make([]string, n)
+	for i := range tools {
+		tools[i] = `{"type":"function","name":"f` + strconv.Itoa(i) + `"}`
+	}
+	return strings.Join(tools, ",")
 }
 
 func manyPairs(n int) string {
@@ -308,8 +323,9 @@ func TestStreamedFunctionCall(t *testing.T) {
 		"tools": []any{map[string]any{"type": "function", "name": "get_weather", "parameters": map[string]any{
 			"type": "object", "properties": map[string]any{"location": map[string]any{"type": "string"}}}}},
 	}).Want(t, 200)
-	if ct := r.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("Content-Type %q", ct)
+	// As chat streams: not cached, and not held back by a buffering proxy.
+	if h := r.Header; h.Get("Content-Type") != "text/event-stream" || h.Get("Cache-Control") != "no-cache" || h.Get("X-Accel-Buffering") != "no" {
+		t.Fatalf("stream header %v", h)
 	}
 	events := sseEvents(t, r.Body)
 	var types []string

@@ -33,11 +33,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, t *turn, o
 	}
 	defer s.Close()
 
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
-	hdr.Del("Content-Length")
+	chat.SetEventStreamHeader(w.Header())
 	o.Status = http.StatusOK
 	o.TimeToFirstByte = time.Since(o.Start)
 	if h.Observer != nil {
@@ -45,12 +41,8 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, t *turn, o
 	}
 	w.WriteHeader(http.StatusOK)
 
-	timeout := h.StreamWriteTimeout
-	if timeout <= 0 {
-		timeout = chat.DefaultStreamWriteTimeout
-	}
-	sw := streamWriter{w: w, rc: http.NewResponseController(w), timeout: timeout}
-	defer sw.clearDeadline()
+	sw := chat.NewEventWriter(w, h.StreamWriteTimeout)
+	defer sw.ClearDeadline()
 	rel := relay{t: t}
 	rel.ev.buf = make([]byte, 0, 4<<10)
 	start := marshalResponse(t.response(StatusInProgress, nil, nil))
@@ -59,7 +51,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, t *turn, o
 
 	ready, _ := s.(provider.ReadyStream)
 	for {
-		if err := sw.write(rel.ev.buf, ready == nil || !ready.Ready()); err != nil {
+		if err := sw.Write(rel.ev.buf, ready == nil || !ready.Ready()); err != nil {
 			s.Close()
 			o.Incomplete, o.ErrorCode = true, provider.CodeClientClosed
 			_ = h.finish(r, o, t, rel.failed(provider.CodeClientClosed, "the client closed the request"))
@@ -71,7 +63,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, t *turn, o
 			if errors.Is(err, io.EOF) {
 				resp := rel.end()
 				rel.ev.response(finalEvent(resp.Status), h.finish(r, o, t, resp))
-				_ = sw.write(rel.ev.buf, true)
+				_ = sw.Write(rel.ev.buf, true)
 				return
 			}
 			perr := provider.AsError(r.Context(), err)
@@ -85,7 +77,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, t *turn, o
 				zap.String("model", o.Model), zap.String("provider", o.Provider),
 				zap.String("kind", perr.Kind.String()), zap.Error(perr.Err))
 			rel.ev.response(eventFailed, body)
-			_ = sw.write(rel.ev.buf, true)
+			_ = sw.Write(rel.ev.buf, true)
 			return
 		}
 		if c.HasUsage {
@@ -104,42 +96,4 @@ func finalEvent(status string) string {
 		return eventIncomplete
 	}
 	return eventCompleted
-}
-
-// streamWriter writes events, each within its own write deadline, and
-// flushes when asked (as chat streams are written).
-type streamWriter struct {
-	w           http.ResponseWriter
-	rc          *http.ResponseController
-	timeout     time.Duration
-	noDeadlines bool
-	setDeadline bool
-	unflushed   bool // bytes were written and not flushed
-}
-
-func (sw *streamWriter) write(b []byte, flush bool) error {
-	if len(b) > 0 {
-		sw.unflushed = true
-		if !sw.noDeadlines {
-			if err := sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)); err != nil {
-				sw.noDeadlines = true
-			} else {
-				sw.setDeadline = true
-			}
-		}
-		if _, err := sw.w.Write(b); err != nil {
-			return err
-		}
-	}
-	if !flush || !sw.unflushed {
-		return nil
-	}
-	sw.unflushed = false
-	return sw.rc.Flush()
-}
-
-func (sw *streamWriter) clearDeadline() {
-	if sw.setDeadline {
-		_ = sw.rc.SetWriteDeadline(time.Time{})
-	}
 }

@@ -64,23 +64,13 @@ func (p *Provider) ChatCompletion(ctx context.Context, req *provider.Request) (*
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.client.Do(hreq)
+	body, err := upstream.Fetch(ctx, p.client, hreq, wd, p.cfg.IdleTimeout, req.UpstreamModel, req.Model.ID, p.cfg.APIKey)
 	if err != nil {
-		return nil, provider.ErrorFromTransport(ctx, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, provider.ErrorFromStatus(resp.StatusCode, resp.Header, upstream.ReadError(resp.Body),
-			req.UpstreamModel, req.Model.ID, p.cfg.APIKey, "[redacted]")
-	}
-	wd.Kick(p.cfg.IdleTimeout)
-	body, err := upstream.ReadBody(&upstream.KickingReader{R: resp.Body, WD: wd, Idle: p.cfg.IdleTimeout}, resp.ContentLength, upstream.MaxResponseBytes)
-	if err != nil {
-		return nil, provider.ErrorFromTransport(ctx, err)
+		return nil, err
 	}
 	var m messagesResponse
 	if err := json.Unmarshal(body, &m); err != nil || m.Type != "message" {
-		return nil, &provider.Error{Kind: provider.KindServer, Status: resp.StatusCode, Err: errors.New("upstream answer is not a message")}
+		return nil, &provider.Error{Kind: provider.KindServer, Status: http.StatusOK, Err: errors.New("upstream answer is not a message")}
 	}
 	out, u, err := translateResponse(&m, req.Model.ID, time.Now().Unix())
 	if err != nil {

@@ -22,27 +22,18 @@ func (p *Provider) ChatCompletion(ctx context.Context, req *provider.Request) (*
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.client.Do(hreq)
+	body, err := upstream.Fetch(ctx, p.client, hreq, wd, p.cfg.IdleTimeout, req.UpstreamModel, req.Model.ID, p.cfg.APIKey)
 	if err != nil {
-		return nil, provider.ErrorFromTransport(ctx, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, p.statusError(resp, req)
-	}
-	wd.Kick(p.cfg.IdleTimeout)
-	body, err := upstream.ReadBody(&upstream.KickingReader{R: resp.Body, WD: wd, Idle: p.cfg.IdleTimeout}, resp.ContentLength, upstream.MaxResponseBytes)
-	if err != nil {
-		return nil, provider.ErrorFromTransport(ctx, err)
+		return nil, err
 	}
 	// Upstream bytes are bounded like a client's before gjson's recursive
 	// validation reads them.
 	if !jsonguard.WithinDepth(body) || !gjson.ValidBytes(body) {
-		return nil, &provider.Error{Kind: provider.KindServer, Status: resp.StatusCode, Err: errors.New("upstream answer is not valid JSON")}
+		return nil, &provider.Error{Kind: provider.KindServer, Status: http.StatusOK, Err: errors.New("upstream answer is not valid JSON")}
 	}
 	info, ok := wire.InspectChunk(body)
 	if !ok || info.HasError {
-		return nil, &provider.Error{Kind: provider.KindServer, Status: resp.StatusCode, Err: errors.New("upstream answer is not a chat completion")}
+		return nil, &provider.Error{Kind: provider.KindServer, Status: http.StatusOK, Err: errors.New("upstream answer is not a chat completion")}
 	}
 	if !info.ModelIs(body, req.Model.QuotedID()) {
 		body = info.Rewrite(make([]byte, 0, len(body)+len(req.Model.QuotedID())), body, req.Model.QuotedID(), false)

@@ -51,22 +51,12 @@ func (p *Provider) Embeddings(ctx context.Context, req *provider.EmbeddingReques
 	hreq.Header = p.header.Clone()
 	hreq.Header["Accept"] = acceptJSON
 	upstream.SetTrace(hreq.Header, &provider.Request{TraceParent: req.TraceParent, TraceState: req.TraceState, RequestID: req.RequestID})
-	resp, err := p.client.Do(hreq)
+	raw, err := upstream.Fetch(ctx, p.client, hreq, wd, p.cfg.IdleTimeout, req.UpstreamModel, req.Model.ID, p.cfg.APIKey)
 	if err != nil {
-		return nil, provider.ErrorFromTransport(ctx, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, provider.ErrorFromStatus(resp.StatusCode, resp.Header, upstream.ReadError(resp.Body),
-			req.UpstreamModel, req.Model.ID, p.cfg.APIKey, "[redacted]")
-	}
-	wd.Kick(p.cfg.IdleTimeout)
-	raw, err := upstream.ReadBody(&upstream.KickingReader{R: resp.Body, WD: wd, Idle: p.cfg.IdleTimeout}, resp.ContentLength, upstream.MaxResponseBytes)
-	if err != nil {
-		return nil, provider.ErrorFromTransport(ctx, err)
+		return nil, err
 	}
 	bad := func(why string) error {
-		return &provider.Error{Kind: provider.KindServer, Status: resp.StatusCode, Err: errors.New(why)}
+		return &provider.Error{Kind: provider.KindServer, Status: http.StatusOK, Err: errors.New(why)}
 	}
 	var ans embeddingsAnswer
 	if !jsonguard.WithinDepth(raw) || json.Unmarshal(raw, &ans) != nil {

@@ -99,3 +99,35 @@ func TestEmbeddingsMalformedAnswers(t *testing.T) {
 		})
 	}
 }
+
+// An upstream's refusal reaches the client (and the logs) without the
+// provider's API key or the upstream's name for the model, and with the
+// upstream's status class.
+func TestEmbeddingsUpstreamErrorRedacted(t *testing.T) {
+	const key, upstreamModel = "sk-embed-secret-123", "internal-embedder-v9"
+	up := providertest.NewUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		providertest.WriteJSON(w, http.StatusBadRequest, providertest.ErrorBody(
+			"model "+upstreamModel+" rejected key "+key+": input too long", "invalid_request_error", "invalid_value"))
+	}))
+	p, err := New(Config{ID: "up", BaseURL: up.URL + "/v1", APIKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = embedWith(t, embeddingsRouter(t, []provider.DeploymentConfig{{Provider: "up", Model: upstreamModel}}, p), "a")
+	var perr *provider.Error
+	if !errors.As(err, &perr) {
+		t.Fatalf("error = %v, want a provider error", err)
+	}
+	e := perr.APIError()
+	if e.Status != http.StatusBadRequest {
+		t.Errorf("status %d, want 400", e.Status)
+	}
+	for _, text := range []string{e.Message, perr.Error(), perr.Err.Error()} {
+		if strings.Contains(text, key) || strings.Contains(text, upstreamModel) {
+			t.Errorf("error text %q repeats the API key or the upstream model", text)
+		}
+	}
+	if !strings.Contains(e.Message, "embedder") {
+		t.Errorf("message %q does not name the public model", e.Message)
+	}
+}

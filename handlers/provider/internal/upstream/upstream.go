@@ -3,6 +3,7 @@ package upstream
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -148,4 +149,27 @@ func NewHTTP(rt http.RoundTripper, tc provider.TransportConfig, headers map[stri
 		h.Set("User-Agent", "caddy-llm-gateway")
 	}
 	return NewClient(rt), owned, h
+}
+
+// Fetch sends hreq and reads the whole of its answer, re-arming wd's idle
+// timeout as the bytes arrive. An answer other than 200 is classified by
+// provider.ErrorFromStatus, its message with upstreamModel named as
+// publicModel and apiKey redacted; a transport failure by
+// provider.ErrorFromTransport.
+func Fetch(ctx context.Context, client *http.Client, hreq *http.Request, wd *provider.Watchdog, idle time.Duration, upstreamModel, publicModel, apiKey string) ([]byte, error) {
+	resp, err := client.Do(hreq)
+	if err != nil {
+		return nil, provider.ErrorFromTransport(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, provider.ErrorFromStatus(resp.StatusCode, resp.Header, ReadError(resp.Body),
+			upstreamModel, publicModel, apiKey, "[redacted]")
+	}
+	wd.Kick(idle)
+	body, err := ReadBody(&KickingReader{R: resp.Body, WD: wd, Idle: idle}, resp.ContentLength, MaxResponseBytes)
+	if err != nil {
+		return nil, provider.ErrorFromTransport(ctx, err)
+	}
+	return body, nil
 }
