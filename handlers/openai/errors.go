@@ -22,15 +22,6 @@ const (
 // Responses API's validation (handlers/responses) uses them too, so that
 // both answer a bad field alike.
 
-// The names this package's validation calls them by.
-var (
-	errInvalidJSON = ErrInvalidJSON
-	errMissing     = ErrMissing
-	errType        = ErrType
-	errValue       = ErrValue
-	errDuplicate   = ErrDuplicate
-)
-
 // ErrInvalidJSON is the error for a body that is not the JSON expected.
 func ErrInvalidJSON(message string) *apierr.Error {
 	return apierr.New(400, CodeInvalidJSON, message)

@@ -164,7 +164,7 @@ func ValidateMessages(messages []byte) *apierr.Error {
 		return jsonguard.ErrTooDeep()
 	}
 	if !gjson.ValidBytes(messages) || !utf8.Valid(messages) {
-		return errInvalidJSON("messages are not valid JSON")
+		return ErrInvalidJSON("messages are not valid JSON")
 	}
 	var img imagePos
 	return validateMessages(gjson.ParseBytes(messages), &img)
@@ -183,14 +183,14 @@ func ParseChatRequest(body []byte) (*ChatRequest, *apierr.Error) {
 		return nil, jsonguard.ErrTooDeep()
 	}
 	if !gjson.ValidBytes(body) {
-		return nil, errInvalidJSON("request body is not valid JSON")
+		return nil, ErrInvalidJSON("request body is not valid JSON")
 	}
 	if !utf8.Valid(body) {
-		return nil, errInvalidJSON("request body is not valid UTF-8")
+		return nil, ErrInvalidJSON("request body is not valid UTF-8")
 	}
 	root := parseRoot(body)
 	if !root.IsObject() {
-		return nil, errInvalidJSON("request body must be a JSON object")
+		return nil, ErrInvalidJSON("request body must be a JSON object")
 	}
 
 	req := &ChatRequest{members: make([]member, 0, 8)}
@@ -212,7 +212,7 @@ func ParseChatRequest(body []byte) (*ChatRequest, *apierr.Error) {
 			}
 		} else {
 			if seen&(1<<f) != 0 {
-				err = errDuplicate(k.Str)
+				err = ErrDuplicate(k.Str)
 				return false
 			}
 			seen |= 1 << f
@@ -225,7 +225,7 @@ func ParseChatRequest(body []byte) (*ChatRequest, *apierr.Error) {
 		switch f {
 		case fieldModel:
 			if v.Type != gjson.String {
-				err = errType("model", "a string")
+				err = ErrType("model", "a string")
 			} else {
 				req.Model = strings.Clone(v.Str)
 			}
@@ -254,7 +254,7 @@ func ParseChatRequest(body []byte) (*ChatRequest, *apierr.Error) {
 			_, err = optionalBool(v, "parallel_tool_calls")
 		case fieldUser:
 			if v.Type != gjson.Null && v.Type != gjson.String {
-				err = errType("user", "a string")
+				err = ErrType("user", "a string")
 			}
 		case fieldConversation:
 			req.gatewayMembers = true
@@ -265,7 +265,7 @@ func ParseChatRequest(body []byte) (*ChatRequest, *apierr.Error) {
 				b := v.Type == gjson.True
 				req.Store = &b
 			} else if v.Type != gjson.Null {
-				err = errType("store", "a boolean")
+				err = ErrType("store", "a boolean")
 			}
 		}
 		return err == nil
@@ -274,10 +274,10 @@ func ParseChatRequest(body []byte) (*ChatRequest, *apierr.Error) {
 		return nil, err
 	}
 	if seen&(1<<fieldModel) == 0 {
-		return nil, errMissing("model")
+		return nil, ErrMissing("model")
 	}
 	if !hasMessage {
-		return nil, errMissing("messages")
+		return nil, ErrMissing("messages")
 	}
 	switch {
 	case maxCompl > 0:
@@ -295,7 +295,7 @@ func optionalBool(v gjson.Result, param string) (bool, *apierr.Error) {
 	case gjson.False, gjson.Null:
 		return false, nil
 	}
-	return false, errType(param, "a boolean")
+	return false, ErrType(param, "a boolean")
 }
 
 func optionalTokens(v gjson.Result, param string) (int, *apierr.Error) {
@@ -303,11 +303,11 @@ func optionalTokens(v gjson.Result, param string) (int, *apierr.Error) {
 		return 0, nil
 	}
 	if v.Type != gjson.Number || !isIntegerLiteral(v.Raw) {
-		return 0, errType(param, "an integer")
+		return 0, ErrType(param, "an integer")
 	}
 	n, perr := strconv.ParseInt(v.Raw, 10, 64)
 	if perr != nil || n < 1 || n > maxTokensCeiling {
-		return 0, errValue(param, "must be at least 1")
+		return 0, ErrValue(param, "must be at least 1")
 	}
 	return int(n), nil
 }
@@ -323,10 +323,10 @@ func optionalRange(v gjson.Result, param string, lo, hi float64) *apierr.Error {
 		return nil
 	}
 	if v.Type != gjson.Number {
-		return errType(param, "a number")
+		return ErrType(param, "a number")
 	}
 	if !(v.Num >= lo && v.Num <= hi) {
-		return errValue(param, "must be between "+strconv.FormatFloat(lo, 'f', -1, 64)+" and "+strconv.FormatFloat(hi, 'f', -1, 64))
+		return ErrValue(param, "must be between "+strconv.FormatFloat(lo, 'f', -1, 64)+" and "+strconv.FormatFloat(hi, 'f', -1, 64))
 	}
 	return nil
 }
@@ -336,7 +336,7 @@ func validateStreamOptions(v gjson.Result) (includeUsage bool, err *apierr.Error
 		return false, nil
 	}
 	if !v.IsObject() {
-		return false, errType("stream_options", "an object")
+		return false, ErrType("stream_options", "an object")
 	}
 	seen := false
 	v.ForEach(func(k, f gjson.Result) bool {
@@ -344,7 +344,7 @@ func validateStreamOptions(v gjson.Result) (includeUsage bool, err *apierr.Error
 			return true
 		}
 		if seen {
-			err = errDuplicate("stream_options.include_usage")
+			err = ErrDuplicate("stream_options.include_usage")
 			return false
 		}
 		seen = true
@@ -364,15 +364,15 @@ func validateStop(v gjson.Result) *apierr.Error {
 		v.ForEach(func(_, s gjson.Result) bool {
 			n++
 			if s.Type != gjson.String {
-				err = errType("stop", "a string or an array of strings")
+				err = ErrType("stop", "a string or an array of strings")
 			} else if n > MaxStop {
-				err = errValue("stop", "must have at most 4 sequences")
+				err = ErrValue("stop", "must have at most 4 sequences")
 			}
 			return err == nil
 		})
 		return err
 	}
-	return errType("stop", "a string or an array of strings")
+	return ErrType("stop", "a string or an array of strings")
 }
 
 func validateTools(v gjson.Result) (nonEmpty bool, err *apierr.Error) {
@@ -380,7 +380,7 @@ func validateTools(v gjson.Result) (nonEmpty bool, err *apierr.Error) {
 		return false, nil
 	}
 	if !v.IsArray() {
-		return false, errType("tools", "an array")
+		return false, ErrType("tools", "an array")
 	}
 	i := 0
 	v.ForEach(func(_, t gjson.Result) bool {
@@ -394,15 +394,15 @@ func validateTools(v gjson.Result) (nonEmpty bool, err *apierr.Error) {
 func validateTool(t gjson.Result, i int) *apierr.Error {
 	param := func() string { return indexParam("tools", i) } // built only on error
 	if !t.IsObject() {
-		return errType(param(), "an object")
+		return ErrType(param(), "an object")
 	}
 	var f [2]gjson.Result
 	if dup := pickMembers(t, toolMembers, f[:]); dup != "" {
-		return errDuplicate(param() + "." + dup)
+		return ErrDuplicate(param() + "." + dup)
 	}
 	typ, fn := f[0], f[1]
 	if typ.Type != gjson.String {
-		return errType(param()+".type", "a string")
+		return ErrType(param()+".type", "a string")
 	}
 	if !fn.Exists() {
 		if typ.Str != "function" {
@@ -410,14 +410,14 @@ func validateTool(t gjson.Result, i int) *apierr.Error {
 			// through to upstreams that know them.
 			return nil
 		}
-		return errMissing(param() + ".function")
+		return ErrMissing(param() + ".function")
 	}
 	return validateFunctionDef(fn, func() string { return param() + ".function" })
 }
 
 func validateFunctionDef(fn gjson.Result, paramOf func() string) *apierr.Error {
 	if !fn.IsObject() {
-		return errType(paramOf(), "an object")
+		return ErrType(paramOf(), "an object")
 	}
 	var (
 		err  *apierr.Error
@@ -430,35 +430,35 @@ func validateFunctionDef(fn gjson.Result, paramOf func() string) *apierr.Error {
 		case "name":
 			bit = 1
 			if f.Type != gjson.String || f.Str == "" {
-				err = errType(paramOf()+".name", "a non-empty string")
+				err = ErrType(paramOf()+".name", "a non-empty string")
 			}
 			name = true
 		case "description":
 			bit = 2
 			if f.Type != gjson.String && f.Type != gjson.Null {
-				err = errType(paramOf()+".description", "a string")
+				err = ErrType(paramOf()+".description", "a string")
 			}
 		case "parameters":
 			bit = 4
 			if !f.IsObject() && f.Type != gjson.Null {
-				err = errType(paramOf()+".parameters", "an object")
+				err = ErrType(paramOf()+".parameters", "an object")
 			}
 		case "strict":
 			bit = 8
 			if f.Type != gjson.True && f.Type != gjson.False && f.Type != gjson.Null {
-				err = errType(paramOf()+".strict", "a boolean")
+				err = ErrType(paramOf()+".strict", "a boolean")
 			}
 		default:
 			return true
 		}
 		if err == nil && seen&bit != 0 {
-			err = errDuplicate(paramOf() + "." + k.Str)
+			err = ErrDuplicate(paramOf() + "." + k.Str)
 		}
 		seen |= bit
 		return err == nil
 	})
 	if err == nil && !name {
-		err = errMissing(paramOf() + ".name")
+		err = ErrMissing(paramOf() + ".name")
 	}
 	return err
 }
@@ -472,11 +472,11 @@ func validateToolChoice(v gjson.Result) *apierr.Error {
 		case "none", "auto", "required":
 			return nil
 		}
-		return errValue("tool_choice", `must be "none", "auto", "required" or an object`)
+		return ErrValue("tool_choice", `must be "none", "auto", "required" or an object`)
 	case v.IsObject():
 		return nil
 	}
-	return errType("tool_choice", `"none", "auto", "required" or an object`)
+	return ErrType("tool_choice", `"none", "auto", "required" or an object`)
 }
 
 func validateConversation(v gjson.Result) (string, *apierr.Error) {
@@ -488,11 +488,11 @@ func validateConversation(v gjson.Result) (string, *apierr.Error) {
 	case v.IsObject():
 		id := v.Get("id")
 		if id.Type != gjson.String {
-			return "", errType("conversation.id", "a string")
+			return "", ErrType("conversation.id", "a string")
 		}
 		return strings.Clone(id.Str), nil
 	}
-	return "", errType("conversation", "a string or an object with an id")
+	return "", ErrType("conversation", "a string or an object with an id")
 }
 
 func indexParam(base string, i int) string {

@@ -10,7 +10,7 @@ import (
 
 func validateMessages(v gjson.Result, img *imagePos) *apierr.Error {
 	if !v.IsArray() {
-		return errType("messages", "an array")
+		return ErrType("messages", "an array")
 	}
 	var err *apierr.Error
 	n := 0
@@ -20,7 +20,7 @@ func validateMessages(v gjson.Result, img *imagePos) *apierr.Error {
 		return err == nil
 	})
 	if err == nil && n == 0 {
-		err = errValue("messages", "must contain at least one message")
+		err = ErrValue("messages", "must contain at least one message")
 	}
 	return err
 }
@@ -30,33 +30,33 @@ func validateMessages(v gjson.Result, img *imagePos) *apierr.Error {
 func validateMessage(m gjson.Result, i int, img *imagePos) *apierr.Error {
 	param := func(field string) string { return indexParam("messages", i) + field }
 	if !m.IsObject() {
-		return errType(param(""), "an object")
+		return ErrType(param(""), "an object")
 	}
 	var f [5]gjson.Result
 	if dup := pickMembers(m, messageMembers, f[:]); dup != "" {
-		return errDuplicate(param("." + dup))
+		return ErrDuplicate(param("." + dup))
 	}
 	role, content, name, toolCalls, toolCallID := f[0], f[1], f[2], f[3], f[4]
 
 	if !role.Exists() {
-		return errMissing(param(".role"))
+		return ErrMissing(param(".role"))
 	}
 	if role.Type != gjson.String {
-		return errType(param(".role"), "a string")
+		return ErrType(param(".role"), "a string")
 	}
 	switch role.Str {
 	case RoleSystem, RoleDeveloper, RoleUser, RoleAssistant, RoleTool:
 	default:
-		return errValue(param(".role"), "must be one of system, developer, user, assistant, tool")
+		return ErrValue(param(".role"), "must be one of system, developer, user, assistant, tool")
 	}
 	if name.Exists() && name.Type != gjson.String && name.Type != gjson.Null {
-		return errType(param(".name"), "a string")
+		return ErrType(param(".name"), "a string")
 	}
 	if toolCallID.Exists() && toolCallID.Type != gjson.String && toolCallID.Type != gjson.Null {
-		return errType(param(".tool_call_id"), "a string")
+		return ErrType(param(".tool_call_id"), "a string")
 	}
 	if role.Str == RoleTool && (toolCallID.Type != gjson.String || toolCallID.Str == "") {
-		return errMissing(param(".tool_call_id"))
+		return ErrMissing(param(".tool_call_id"))
 	}
 	if toolCalls.Exists() && toolCalls.Type != gjson.Null {
 		if err := validateToolCalls(toolCalls, func() string { return param(".tool_calls") }); err != nil {
@@ -67,7 +67,7 @@ func validateMessage(m gjson.Result, i int, img *imagePos) *apierr.Error {
 	switch {
 	case !content.Exists() || content.Type == gjson.Null:
 		if role.Str != RoleAssistant {
-			return errMissing(param(".content"))
+			return ErrMissing(param(".content"))
 		}
 	case content.Type == gjson.String:
 	case content.IsArray():
@@ -85,70 +85,70 @@ func validateMessage(m gjson.Result, i int, img *imagePos) *apierr.Error {
 			return err
 		}
 	default:
-		return errType(param(".content"), "a string or an array of content parts")
+		return ErrType(param(".content"), "a string or an array of content parts")
 	}
 	return nil
 }
 
 func validatePart(part gjson.Result, role string, paramOf func() string) *apierr.Error {
 	if !part.IsObject() {
-		return errType(paramOf(), "an object")
+		return ErrType(paramOf(), "an object")
 	}
 	var f [4]gjson.Result
 	if dup := pickMembers(part, partMembers, f[:]); dup != "" {
-		return errDuplicate(paramOf() + "." + dup)
+		return ErrDuplicate(paramOf() + "." + dup)
 	}
 	typ, text, image, refusal := f[0], f[1], f[2], f[3]
 	if typ.Type != gjson.String {
-		return errType(paramOf()+".type", "a string")
+		return ErrType(paramOf()+".type", "a string")
 	}
 	switch typ.Str {
 	case PartText:
 		if text.Type != gjson.String {
-			return errType(paramOf()+".text", "a string")
+			return ErrType(paramOf()+".text", "a string")
 		}
 	case PartImageURL:
 		if role != RoleUser {
-			return errValue(paramOf()+".type", "image_url is only allowed in user messages")
+			return ErrValue(paramOf()+".type", "image_url is only allowed in user messages")
 		}
 		return validateImageURL(image, func() string { return paramOf() + ".image_url" })
 	case PartRefusal:
 		if role != RoleAssistant {
-			return errValue(paramOf()+".type", "refusal is only allowed in assistant messages")
+			return ErrValue(paramOf()+".type", "refusal is only allowed in assistant messages")
 		}
 		if refusal.Type != gjson.String {
-			return errType(paramOf()+".refusal", "a string")
+			return ErrType(paramOf()+".refusal", "a string")
 		}
 	default:
-		return errValue(paramOf()+".type", "must be text or image_url")
+		return ErrValue(paramOf()+".type", "must be text or image_url")
 	}
 	return nil
 }
 
 func validateImageURL(image gjson.Result, paramOf func() string) *apierr.Error {
 	if !image.Exists() {
-		return errMissing(paramOf())
+		return ErrMissing(paramOf())
 	}
 	if !image.IsObject() {
-		return errType(paramOf(), "an object with a url")
+		return ErrType(paramOf(), "an object with a url")
 	}
 	var f [2]gjson.Result
 	if dup := pickMembers(image, imageMembers, f[:]); dup != "" {
-		return errDuplicate(paramOf() + "." + dup)
+		return ErrDuplicate(paramOf() + "." + dup)
 	}
 	url, detail := f[0], f[1]
 	if url.Type != gjson.String || url.Str == "" {
-		return errType(paramOf()+".url", "a non-empty string")
+		return ErrType(paramOf()+".url", "a non-empty string")
 	}
 	if detail.Exists() && detail.Type != gjson.String && detail.Type != gjson.Null {
-		return errType(paramOf()+".detail", "a string")
+		return ErrType(paramOf()+".detail", "a string")
 	}
 	return nil
 }
 
 func validateToolCalls(v gjson.Result, paramOf func() string) *apierr.Error {
 	if !v.IsArray() {
-		return errType(paramOf(), "an array")
+		return ErrType(paramOf(), "an array")
 	}
 	var err *apierr.Error
 	i := 0
@@ -162,32 +162,32 @@ func validateToolCalls(v gjson.Result, paramOf func() string) *apierr.Error {
 
 func validateToolCall(tc gjson.Result, paramOf func() string) *apierr.Error {
 	if !tc.IsObject() {
-		return errType(paramOf(), "an object")
+		return ErrType(paramOf(), "an object")
 	}
 	var f [3]gjson.Result
 	if dup := pickMembers(tc, toolCallMembers, f[:]); dup != "" {
-		return errDuplicate(paramOf() + "." + dup)
+		return ErrDuplicate(paramOf() + "." + dup)
 	}
 	id, typ, fn := f[0], f[1], f[2]
 	if id.Exists() && id.Type != gjson.String && id.Type != gjson.Null {
-		return errType(paramOf()+".id", "a string")
+		return ErrType(paramOf()+".id", "a string")
 	}
 	if typ.Exists() && typ.Type != gjson.String && typ.Type != gjson.Null {
-		return errType(paramOf()+".type", "a string")
+		return ErrType(paramOf()+".type", "a string")
 	}
 	if !fn.IsObject() {
-		return errType(paramOf()+".function", "an object")
+		return ErrType(paramOf()+".function", "an object")
 	}
 	var g [2]gjson.Result
 	if dup := pickMembers(fn, functionMembers, g[:]); dup != "" {
-		return errDuplicate(paramOf() + ".function." + dup)
+		return ErrDuplicate(paramOf() + ".function." + dup)
 	}
 	name, args := g[0], g[1]
 	if name.Type != gjson.String || name.Str == "" {
-		return errType(paramOf()+".function.name", "a non-empty string")
+		return ErrType(paramOf()+".function.name", "a non-empty string")
 	}
 	if args.Exists() && args.Type != gjson.String && args.Type != gjson.Null {
-		return errType(paramOf()+".function.arguments", "a string")
+		return ErrType(paramOf()+".function.arguments", "a string")
 	}
 	return nil
 }
