@@ -4,18 +4,11 @@ import (
 	"strconv"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
-	"github.com/caddy-llm/gateway/handlers/openai"
 )
 
-// The validation errors of a request are chat completions' (handlers/openai),
-// with the two that only the Responses API's validation needs.
-var (
-	errInvalidJSON = openai.ErrInvalidJSON
-	errMissing     = openai.ErrMissing
-	errType        = openai.ErrType
-	errValue       = openai.ErrValue
-	errDuplicate   = openai.ErrDuplicate
-)
+// The validation errors of a request are chat completions' (openai.ErrType
+// and its kin), with the two that only the Responses API's validation
+// needs.
 
 func errUnknown(param string) *apierr.Error {
 	return apierr.Invalid(param, "unknown_parameter", "unknown parameter: "+param)

@@ -7,6 +7,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
+	"github.com/caddy-llm/gateway/handlers/openai"
 )
 
 // parseText reads text.format and converts it to a chat response_format:
@@ -17,7 +18,7 @@ func (req *Request) parseText(v gjson.Result) *apierr.Error {
 		return nil
 	}
 	if !v.IsObject() {
-		return errType("text", "an object")
+		return openai.ErrType("text", "an object")
 	}
 	var err *apierr.Error
 	v.ForEach(func(k, f gjson.Result) bool {
@@ -26,7 +27,7 @@ func (req *Request) parseText(v gjson.Result) *apierr.Error {
 			err = req.parseFormat(f)
 		case "verbosity":
 			if f.Type != gjson.String && f.Type != gjson.Null {
-				err = errType("text.verbosity", "a string")
+				err = openai.ErrType("text.verbosity", "a string")
 			}
 		default:
 			err = errUnknown("text." + k.Str)
@@ -44,11 +45,11 @@ func (req *Request) parseFormat(f gjson.Result) *apierr.Error {
 		return nil
 	}
 	if !f.IsObject() {
-		return errType("text.format", "an object")
+		return openai.ErrType("text.format", "an object")
 	}
 	typ := f.Get("type")
 	if typ.Type != gjson.String {
-		return errType("text.format.type", "a string")
+		return openai.ErrType("text.format.type", "a string")
 	}
 	switch typ.Str {
 	case "text":
@@ -58,20 +59,20 @@ func (req *Request) parseFormat(f gjson.Result) *apierr.Error {
 		return nil
 	case "json_schema":
 	default:
-		return errValue("text.format.type", "must be text, json_object or json_schema")
+		return openai.ErrValue("text.format.type", "must be text, json_object or json_schema")
 	}
 	name, schema, desc, strict := f.Get("name"), f.Get("schema"), f.Get("description"), f.Get("strict")
 	if name.Type != gjson.String || name.Str == "" {
-		return errType("text.format.name", "a non-empty string")
+		return openai.ErrType("text.format.name", "a non-empty string")
 	}
 	if !schema.IsObject() {
-		return errType("text.format.schema", "an object")
+		return openai.ErrType("text.format.schema", "an object")
 	}
 	if desc.Exists() && desc.Type != gjson.String && desc.Type != gjson.Null {
-		return errType("text.format.description", "a string")
+		return openai.ErrType("text.format.description", "a string")
 	}
 	if strict.Exists() && strict.Type != gjson.True && strict.Type != gjson.False && strict.Type != gjson.Null {
-		return errType("text.format.strict", "a boolean")
+		return openai.ErrType("text.format.strict", "a boolean")
 	}
 	js := struct {
 		Name        string          `json:"name"`
@@ -88,7 +89,7 @@ func (req *Request) parseFormat(f gjson.Result) *apierr.Error {
 		JSONSchema any    `json:"json_schema"`
 	}{"json_schema", js})
 	if merr != nil {
-		return errType("text.format.schema", "an object")
+		return openai.ErrType("text.format.schema", "an object")
 	}
 	req.ResponseFormat = out
 	return nil

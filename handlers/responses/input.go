@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddy-llm/gateway/handlers/apierr"
 	"github.com/caddy-llm/gateway/handlers/conversation"
+	"github.com/caddy-llm/gateway/handlers/openai"
 )
 
 // parseInput reads "input": a string (one user message) or an array of
@@ -23,7 +24,7 @@ func (req *Request) parseInput(v gjson.Result) *apierr.Error {
 		req.InputParams = []string{"input"}
 		return nil
 	case !v.IsArray():
-		return errType("input", "a string or an array of input items")
+		return openai.ErrType("input", "a string or an array of input items")
 	}
 	var err *apierr.Error
 	i := 0
@@ -31,7 +32,7 @@ func (req *Request) parseInput(v gjson.Result) *apierr.Error {
 		param := indexParam("input", i)
 		i++
 		if i > MaxInputItems {
-			err = errValue("input", "can have at most "+strconv.Itoa(MaxInputItems)+" items")
+			err = openai.ErrValue("input", "can have at most "+strconv.Itoa(MaxInputItems)+" items")
 			return false
 		}
 		var item Item
@@ -48,14 +49,14 @@ func (req *Request) parseInput(v gjson.Result) *apierr.Error {
 // parseItem reads one input item.
 func (req *Request) parseItem(it gjson.Result, param string) (Item, *apierr.Error) {
 	if !it.IsObject() {
-		return Item{}, errType(param, "an object")
+		return Item{}, openai.ErrType(param, "an object")
 	}
 	typ := it.Get("type")
 	kind := ItemMessage
 	switch {
 	case !typ.Exists() || typ.Type == gjson.Null:
 	case typ.Type != gjson.String:
-		return Item{}, errType(param+".type", "a string")
+		return Item{}, openai.ErrType(param+".type", "a string")
 	default:
 		kind = typ.Str
 	}
@@ -73,7 +74,7 @@ func (req *Request) parseItem(it gjson.Result, param string) (Item, *apierr.Erro
 		}
 		args := it.Get("arguments")
 		if args.Type != gjson.String {
-			return Item{}, errType(param+".arguments", "a string")
+			return Item{}, openai.ErrType(param+".arguments", "a string")
 		}
 		return Item{Type: ItemFunctionCall, Status: StatusCompleted, CallID: callID, Name: name, Arguments: strings.Clone(args.Str)}, nil
 	case ItemFunctionCallOutput:
@@ -94,10 +95,10 @@ func (req *Request) parseItem(it gjson.Result, param string) (Item, *apierr.Erro
 func requiredMember(it gjson.Result, name, param string) (string, *apierr.Error) {
 	v := it.Get(name)
 	if !v.Exists() {
-		return "", errMissing(param + "." + name)
+		return "", openai.ErrMissing(param + "." + name)
 	}
 	if v.Type != gjson.String || v.Str == "" {
-		return "", errType(param+"."+name, "a non-empty string")
+		return "", openai.ErrType(param+"."+name, "a non-empty string")
 	}
 	return strings.Clone(v.Str), nil
 }
@@ -120,7 +121,7 @@ func outputText(v gjson.Result, param string) (string, *apierr.Error) {
 			if p.Get("type").Str != PartInputText {
 				err = errUnsupported(pp+".type", "must be input_text")
 			} else if t := p.Get("text"); t.Type != gjson.String {
-				err = errType(pp+".text", "a string")
+				err = openai.ErrType(pp+".text", "a string")
 			} else {
 				texts = append(texts, t.Str)
 			}
@@ -129,9 +130,9 @@ func outputText(v gjson.Result, param string) (string, *apierr.Error) {
 		return strings.Join(texts, "\n"), err
 	}
 	if !v.Exists() {
-		return "", errMissing(param)
+		return "", openai.ErrMissing(param)
 	}
-	return "", errType(param, "a string or an array of input_text parts")
+	return "", openai.ErrType(param, "a string or an array of input_text parts")
 }
 
 // parseMessage reads a message item: a role and a content, a string or
@@ -140,15 +141,15 @@ func outputText(v gjson.Result, param string) (string, *apierr.Error) {
 func (req *Request) parseMessage(it gjson.Result, param string) (Item, *apierr.Error) {
 	role := it.Get("role")
 	if !role.Exists() {
-		return Item{}, errMissing(param + ".role")
+		return Item{}, openai.ErrMissing(param + ".role")
 	}
 	if role.Type != gjson.String {
-		return Item{}, errType(param+".role", "a string")
+		return Item{}, openai.ErrType(param+".role", "a string")
 	}
 	switch role.Str {
 	case conversation.RoleUser, conversation.RoleAssistant, conversation.RoleSystem, conversation.RoleDeveloper:
 	default:
-		return Item{}, errValue(param+".role", "must be one of user, assistant, system, developer")
+		return Item{}, openai.ErrValue(param+".role", "must be one of user, assistant, system, developer")
 	}
 	item := Item{Type: ItemMessage, Role: role.Str, Status: StatusCompleted}
 	content := it.Get("content")
@@ -157,9 +158,9 @@ func (req *Request) parseMessage(it gjson.Result, param string) (Item, *apierr.E
 		item.Content = []Part{{Type: conversation.TextPartType(role.Str), Text: strings.Clone(content.Str)}}
 		return item, nil
 	case !content.Exists():
-		return Item{}, errMissing(param + ".content")
+		return Item{}, openai.ErrMissing(param + ".content")
 	case !content.IsArray():
-		return Item{}, errType(param+".content", "a string or an array of content parts")
+		return Item{}, openai.ErrType(param+".content", "a string or an array of content parts")
 	}
 	var err *apierr.Error
 	j := 0
@@ -167,7 +168,7 @@ func (req *Request) parseMessage(it gjson.Result, param string) (Item, *apierr.E
 		pp := indexParam(param+".content", j)
 		j++
 		if j > MaxPartsPerMessage {
-			err = errValue(param+".content", "can have at most "+strconv.Itoa(MaxPartsPerMessage)+" parts")
+			err = openai.ErrValue(param+".content", "can have at most "+strconv.Itoa(MaxPartsPerMessage)+" parts")
 			return false
 		}
 		var part Part
@@ -185,16 +186,16 @@ func (req *Request) parseMessage(it gjson.Result, param string) (Item, *apierr.E
 
 func parsePart(p gjson.Result, role, param string) (Part, *apierr.Error) {
 	if !p.IsObject() {
-		return Part{}, errType(param, "an object")
+		return Part{}, openai.ErrType(param, "an object")
 	}
 	typ := p.Get("type")
 	if typ.Type != gjson.String {
-		return Part{}, errType(param+".type", "a string")
+		return Part{}, openai.ErrType(param+".type", "a string")
 	}
 	text := func(member string) (string, *apierr.Error) {
 		v := p.Get(member)
 		if v.Type != gjson.String {
-			return "", errType(param+"."+member, "a string")
+			return "", openai.ErrType(param+"."+member, "a string")
 		}
 		return strings.Clone(v.Str), nil
 	}
@@ -204,7 +205,7 @@ func parsePart(p gjson.Result, role, param string) (Part, *apierr.Error) {
 		return Part{Type: PartInputText, Text: s}, err
 	case PartOutputText, PartRefusal:
 		if role != conversation.RoleAssistant {
-			return Part{}, errValue(param+".type", typ.Str+" is only allowed in assistant messages")
+			return Part{}, openai.ErrValue(param+".type", typ.Str+" is only allowed in assistant messages")
 		}
 		member := "text"
 		if typ.Str == PartRefusal {
@@ -214,25 +215,25 @@ func parsePart(p gjson.Result, role, param string) (Part, *apierr.Error) {
 		return Part{Type: typ.Str, Text: s}, err
 	case PartInputImage:
 		if role != conversation.RoleUser {
-			return Part{}, errValue(param+".type", "input_image is only allowed in user messages")
+			return Part{}, openai.ErrValue(param+".type", "input_image is only allowed in user messages")
 		}
 		url := p.Get("image_url")
 		if !url.Exists() || url.Type == gjson.Null {
 			if p.Get("file_id").Exists() {
 				return Part{}, errUnsupported(param+".file_id", "is not supported: send image_url")
 			}
-			return Part{}, errMissing(param + ".image_url")
+			return Part{}, openai.ErrMissing(param + ".image_url")
 		}
 		if url.Type != gjson.String || url.Str == "" {
-			return Part{}, errType(param+".image_url", "a non-empty string")
+			return Part{}, openai.ErrType(param+".image_url", "a non-empty string")
 		}
 		detail := p.Get("detail")
 		switch {
 		case !detail.Exists() || detail.Type == gjson.Null:
 		case detail.Type != gjson.String:
-			return Part{}, errType(param+".detail", "a string")
+			return Part{}, openai.ErrType(param+".detail", "a string")
 		case detail.Str != "auto" && detail.Str != "low" && detail.Str != "high":
-			return Part{}, errValue(param+".detail", "must be auto, low or high")
+			return Part{}, openai.ErrValue(param+".detail", "must be auto, low or high")
 		}
 		return Part{Type: PartInputImage, ImageURL: strings.Clone(url.Str), Detail: strings.Clone(detail.Str)}, nil
 	}

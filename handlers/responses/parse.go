@@ -78,14 +78,14 @@ func ParseRequest(body []byte) (*Request, *apierr.Error) {
 		return nil, aerr
 	}
 	if !gjson.ValidBytes(body) {
-		return nil, errInvalidJSON("request body is not valid JSON")
+		return nil, openai.ErrInvalidJSON("request body is not valid JSON")
 	}
 	if !utf8.Valid(body) {
-		return nil, errInvalidJSON("request body is not valid UTF-8")
+		return nil, openai.ErrInvalidJSON("request body is not valid UTF-8")
 	}
 	root := gjson.Parse(bytesconv.String(body))
 	if !root.IsObject() {
-		return nil, errInvalidJSON("request body must be a JSON object")
+		return nil, openai.ErrInvalidJSON("request body must be a JSON object")
 	}
 	req := &Request{Store: true}
 	var (
@@ -96,7 +96,7 @@ func ParseRequest(body []byte) (*Request, *apierr.Error) {
 	)
 	root.ForEach(func(k, v gjson.Result) bool {
 		if seen[k.Str] {
-			err = errDuplicate(k.Str)
+			err = openai.ErrDuplicate(k.Str)
 			return false
 		}
 		seen[k.Str] = true
@@ -163,10 +163,10 @@ func ParseRequest(body []byte) (*Request, *apierr.Error) {
 		return nil, err
 	}
 	if !hasModel {
-		return nil, errMissing("model")
+		return nil, openai.ErrMissing("model")
 	}
 	if !hasInput && req.PreviousResponseID == "" && req.Conversation == "" {
-		return nil, errMissing("input")
+		return nil, openai.ErrMissing("input")
 	}
 	if req.PreviousResponseID != "" && req.Conversation != "" {
 		return nil, apierr.Invalid("conversation", openai.CodeInvalidParameter,
@@ -186,7 +186,7 @@ func ParseRequest(body []byte) (*Request, *apierr.Error) {
 
 func requiredString(v gjson.Result, param string) (string, *apierr.Error) {
 	if v.Type != gjson.String {
-		return "", errType(param, "a string")
+		return "", openai.ErrType(param, "a string")
 	}
 	return strings.Clone(v.Str), nil
 }
@@ -198,14 +198,14 @@ func optionalID(v gjson.Result, param string) (string, *apierr.Error) {
 		return "", nil
 	}
 	if v.Type != gjson.String || v.Str == "" {
-		return "", errType(param, "a non-empty string")
+		return "", openai.ErrType(param, "a non-empty string")
 	}
 	if len(v.Str) > MaxIDLength {
-		return "", errValue(param, "is too long")
+		return "", openai.ErrValue(param, "is too long")
 	}
 	if strings.ContainsRune(v.Str, 0) {
 		// No id holds one; PostgreSQL could not even look it up.
-		return "", errValue(param, "must not contain the NUL character")
+		return "", openai.ErrValue(param, "must not contain the NUL character")
 	}
 	return strings.Clone(v.Str), nil
 }
@@ -219,7 +219,7 @@ func optionalBool(v gjson.Result, param string, def bool) (bool, *apierr.Error) 
 	case gjson.Null:
 		return def, nil
 	}
-	return false, errType(param, "a boolean")
+	return false, openai.ErrType(param, "a boolean")
 }
 
 func optionalTokens(v gjson.Result, param string) (int, *apierr.Error) {
@@ -227,11 +227,11 @@ func optionalTokens(v gjson.Result, param string) (int, *apierr.Error) {
 		return 0, nil
 	}
 	if v.Type != gjson.Number || strings.ContainsAny(v.Raw, ".eE") {
-		return 0, errType(param, "an integer")
+		return 0, openai.ErrType(param, "an integer")
 	}
 	n, perr := strconv.ParseInt(v.Raw, 10, 64)
 	if perr != nil || n < 1 || n > 1<<31-1 {
-		return 0, errValue(param, "must be at least 1")
+		return 0, openai.ErrValue(param, "must be at least 1")
 	}
 	return int(n), nil
 }
@@ -241,10 +241,10 @@ func optionalRange(v gjson.Result, param string, lo, hi float64) (*float64, *api
 		return nil, nil
 	}
 	if v.Type != gjson.Number {
-		return nil, errType(param, "a number")
+		return nil, openai.ErrType(param, "a number")
 	}
 	if !(v.Num >= lo && v.Num <= hi) {
-		return nil, errValue(param, "must be between "+strconv.FormatFloat(lo, 'f', -1, 64)+" and "+strconv.FormatFloat(hi, 'f', -1, 64))
+		return nil, openai.ErrValue(param, "must be between "+strconv.FormatFloat(lo, 'f', -1, 64)+" and "+strconv.FormatFloat(hi, 'f', -1, 64))
 	}
 	f := v.Num
 	return &f, nil
@@ -260,7 +260,7 @@ func parseConversation(v gjson.Result) (string, *apierr.Error) {
 	case v.IsObject():
 		return optionalID(v.Get("id"), "conversation.id")
 	}
-	return "", errType("conversation", "a string or an object with an id")
+	return "", openai.ErrType("conversation", "a string or an object with an id")
 }
 
 // parseMetadata reads up to MaxMetadataPairs string pairs.
@@ -269,7 +269,7 @@ func parseMetadata(v gjson.Result) (map[string]string, *apierr.Error) {
 		return nil, nil
 	}
 	if !v.IsObject() {
-		return nil, errType("metadata", "an object of strings")
+		return nil, openai.ErrType("metadata", "an object of strings")
 	}
 	m := make(map[string]string)
 	var err *apierr.Error
@@ -277,13 +277,13 @@ func parseMetadata(v gjson.Result) (map[string]string, *apierr.Error) {
 		param := "metadata." + k.Str
 		switch {
 		case len(m) == MaxMetadataPairs:
-			err = errValue("metadata", "can have at most "+strconv.Itoa(MaxMetadataPairs)+" pairs")
+			err = openai.ErrValue("metadata", "can have at most "+strconv.Itoa(MaxMetadataPairs)+" pairs")
 		case utf8.RuneCountInString(k.Str) > MaxMetadataKeyLen:
-			err = errValue("metadata", "keys can be at most "+strconv.Itoa(MaxMetadataKeyLen)+" characters long")
+			err = openai.ErrValue("metadata", "keys can be at most "+strconv.Itoa(MaxMetadataKeyLen)+" characters long")
 		case val.Type != gjson.String:
-			err = errType(param, "a string")
+			err = openai.ErrType(param, "a string")
 		case utf8.RuneCountInString(val.Str) > MaxMetadataValueLen:
-			err = errValue(param, "can be at most "+strconv.Itoa(MaxMetadataValueLen)+" characters long")
+			err = openai.ErrValue(param, "can be at most "+strconv.Itoa(MaxMetadataValueLen)+" characters long")
 		default:
 			m[strings.Clone(k.Str)] = strings.Clone(val.Str)
 		}

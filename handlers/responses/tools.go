@@ -19,7 +19,7 @@ func (req *Request) parseTools(v gjson.Result) *apierr.Error {
 		return nil
 	}
 	if !v.IsArray() {
-		return errType("tools", "an array")
+		return openai.ErrType("tools", "an array")
 	}
 	var err *apierr.Error
 	i := 0
@@ -27,16 +27,16 @@ func (req *Request) parseTools(v gjson.Result) *apierr.Error {
 		param := indexParam("tools", i)
 		i++
 		if i > MaxTools {
-			err = errValue("tools", "can have at most "+strconv.Itoa(MaxTools)+" tools")
+			err = openai.ErrValue("tools", "can have at most "+strconv.Itoa(MaxTools)+" tools")
 			return false
 		}
 		if !t.IsObject() {
-			err = errType(param, "an object")
+			err = openai.ErrType(param, "an object")
 			return false
 		}
 		typ := t.Get("type")
 		if typ.Type != gjson.String {
-			err = errType(param+".type", "a string")
+			err = openai.ErrType(param+".type", "a string")
 			return false
 		}
 		if typ.Str != "function" {
@@ -56,23 +56,23 @@ func (req *Request) parseTools(v gjson.Result) *apierr.Error {
 			case "type":
 			case "name":
 				if f.Type != gjson.String || f.Str == "" {
-					err = errType(param+".name", "a non-empty string")
+					err = openai.ErrType(param+".name", "a non-empty string")
 				}
 				fn.Name = strings.Clone(f.Str)
 			case "description":
 				if f.Type != gjson.String && f.Type != gjson.Null {
-					err = errType(param+".description", "a string")
+					err = openai.ErrType(param+".description", "a string")
 				}
 				fn.Description = strings.Clone(f.Str)
 			case "parameters":
 				if !f.IsObject() && f.Type != gjson.Null {
-					err = errType(param+".parameters", "an object")
+					err = openai.ErrType(param+".parameters", "an object")
 				} else if f.IsObject() {
 					fn.Parameters = json.RawMessage(strings.Clone(f.Raw))
 				}
 			case "strict":
 				if f.Type != gjson.True && f.Type != gjson.False && f.Type != gjson.Null {
-					err = errType(param+".strict", "a boolean")
+					err = openai.ErrType(param+".strict", "a boolean")
 				} else if f.Type != gjson.Null {
 					b := f.Type == gjson.True
 					fn.Strict = &b
@@ -83,7 +83,7 @@ func (req *Request) parseTools(v gjson.Result) *apierr.Error {
 			return err == nil
 		})
 		if err == nil && fn.Name == "" {
-			err = errMissing(param + ".name")
+			err = openai.ErrMissing(param + ".name")
 		}
 		if err != nil {
 			return false
@@ -112,21 +112,21 @@ func (req *Request) parseToolChoice(v gjson.Result) *apierr.Error {
 			req.ChatToolChoice = req.ToolChoice
 			return nil
 		}
-		return errValue("tool_choice", `must be "none", "auto", "required" or an object`)
+		return openai.ErrValue("tool_choice", `must be "none", "auto", "required" or an object`)
 	case v.IsObject():
 		typ, name := v.Get("type"), v.Get("name")
 		if typ.Type != gjson.String {
-			return errType("tool_choice.type", "a string")
+			return openai.ErrType("tool_choice.type", "a string")
 		}
 		if typ.Str != "function" {
 			return errUnsupported("tool_choice.type", "must be function")
 		}
 		if name.Type != gjson.String || name.Str == "" {
-			return errType("tool_choice.name", "a non-empty string")
+			return openai.ErrType("tool_choice.name", "a non-empty string")
 		}
 		req.ToolChoice, _ = json.Marshal(map[string]string{"type": "function", "name": name.Str})
 		req.ChatToolChoice, _ = json.Marshal(map[string]any{"type": "function", "function": map[string]string{"name": name.Str}})
 		return nil
 	}
-	return errType("tool_choice", `"none", "auto", "required" or an object`)
+	return openai.ErrType("tool_choice", `"none", "auto", "required" or an object`)
 }

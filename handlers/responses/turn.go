@@ -77,7 +77,7 @@ func (h *Handler) begin(r *http.Request, p *principal.Principal, req *Request, m
 		}
 	}
 	if len(history) == 0 && len(t.input) == 0 {
-		return nil, errValue("input", "must contain at least one item")
+		return nil, openai.ErrValue("input", "must contain at least one item")
 	}
 	body, err := chatBody(req, history, t.input)
 	if err != nil {
